@@ -1,0 +1,201 @@
+"""The built-in model catalog: capabilities and lifecycle as plain data, a source on every fact.
+
+Edit here to change a fact for everyone; users correct or add entries without a release through
+``[[models]]`` in their config. Provider-specific differences (Runware's edges and result counts, ...)
+live beside the adapter that talks to that provider, not here.
+
+Sources (full citations in MIGRATION.md):
+- SPEC: openai/openai-openapi openapi.yaml @ f85dbe22 (2026-08-21), CreateImageRequest.
+- SDK: the ``openai`` Python SDK 3.54.0, ``types/image_model.py`` and ``resources/images.py`` docstrings.
+- DEPRECATIONS: OpenAI's deprecations page.
+- RUNWARE_DALLE3: Runware's DALL·E 3 model page ("deactivated on May 12, 2026. Migrate to GPT Image 2.").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SPEC = "https://github.com/openai/openai-openapi/blob/f85dbe223d40e1a31cba812ab2d755c7e98a92a3/openapi.yaml"
+SDK = "https://pypi.org/project/openai/3.54.0/"
+DEPRECATIONS = "https://developers.openai.com/api/docs/deprecations"
+DALLE3_PAGE = "https://developers.openai.com/api/docs/models/dall-e-3"
+DALLE2_PAGE = "https://developers.openai.com/api/docs/models/dall-e-2"
+RUNWARE_DALLE3 = "https://runware.ai/docs/models/openai-dalle-3/examples"
+GPT_IMAGE_2_GUIDE = "https://github.com/openai/openai-python/blob/main/src/openai/resources/images.py"
+PRICING = "https://openai.com/api/pricing/"
+RUNWARE_GPT_IMAGE_2 = "https://runware.ai/docs/models/openai-gpt-image-2"
+
+# GPT Image 2 custom sizes: both edges multiples of 16, long:short <= 3:1, max edge 3840, and
+# 655,360..8,294,400 pixels ("must also satisfy current pixel and edge limits": SDK docstring; the numbers
+# are OpenAI's image-generation guide as quoted consistently by several gateways: see openai.md).
+GPT_IMAGE_2_RULE: dict[str, Any] = {
+    "multiple_of": 16,
+    "min_edge": 16,
+    "max_edge": 3840,
+    "max_ratio": 3.0,
+    "min_pixels": 655_360,
+    "max_pixels": 8_294_400,
+}
+
+_GPT_IMAGE_COMMON: dict[str, Any] = {
+    "qualities": ("low", "medium", "high", "auto"),
+    "default_quality": "auto",
+    "styles": (),
+    "max_n": 10,
+    "prompt_max": 32_000,
+    "response_formats": ("b64_json",),
+    "output_formats": ("png", "jpeg", "webp"),
+    "backgrounds": ("transparent", "opaque", "auto"),
+    "moderations": ("auto", "low"),
+    "end_user_id": True,
+    "revised_prompt": False,
+    "streaming": True,
+    "usage": True,
+}
+
+MODELS: dict[str, dict[str, Any]] = {
+    "dall-e-2": {
+        "name": "DALL·E 2",
+        "sizes": ("256x256", "512x512", "1024x1024"),
+        "default_size": "1024x1024",
+        "qualities": ("standard",),
+        "default_quality": "standard",
+        "styles": (),
+        "max_n": 10,
+        "prompt_max": 1000,
+        "response_formats": ("url", "b64_json"),
+        "output_formats": (),  # always PNG; the API takes no output_format
+        "backgrounds": (),
+        "moderations": (),
+        "end_user_id": True,
+        "revised_prompt": False,
+        "streaming": False,
+        "usage": False,
+        "notice_on": "2025-11-14",
+        "shutdown_on": "2026-05-12",
+        "successor": "gpt-image-2",
+        "lifecycle_source": DALLE2_PAGE,
+        "capability_source": SPEC,
+        "price_per_image": {"standard": {"256x256": 0.016, "512x512": 0.018, "1024x1024": 0.020}},
+        "price_source": "https://openai.com/api/pricing/ (2023 table, as copied in openai.md)",
+    },
+    "dall-e-3": {
+        "name": "DALL·E 3",
+        "sizes": ("1024x1024", "1792x1024", "1024x1792"),
+        "default_size": "1024x1024",
+        "qualities": ("standard", "hd"),
+        "default_quality": "standard",
+        "styles": ("vivid", "natural"),
+        "max_n": 1,
+        "prompt_max": 4000,
+        "response_formats": ("url", "b64_json"),
+        "output_formats": (),  # always PNG; the API takes no output_format
+        "backgrounds": (),
+        "moderations": (),
+        "end_user_id": True,
+        "revised_prompt": True,
+        "streaming": False,
+        "usage": False,
+        "notice_on": "2025-11-14",
+        "shutdown_on": "2026-05-12",
+        # OpenAI's model page now suggests GPT Image 2.5 Sunburst; Runware's says "Migrate to GPT Image 2",
+        # and GPT Image 2 is the model both providers serve with the same options: we redirect there.
+        "successor": "gpt-image-2",
+        "lifecycle_source": RUNWARE_DALLE3,
+        "capability_source": SPEC,
+        "price_per_image": {
+            "standard": {"1024x1024": 0.040, "1792x1024": 0.080, "1024x1792": 0.080},
+            "hd": {"1024x1024": 0.080, "1792x1024": 0.120, "1024x1792": 0.120},
+        },
+        "price_source": "https://openai.com/api/pricing/ (2023 table); Runware's recorded cost for hd 1792x1024 is 0.12",
+    },
+    "gpt-image-1": {
+        **_GPT_IMAGE_COMMON,
+        "name": "GPT Image 1",
+        "sizes": ("1024x1024", "1536x1024", "1024x1536", "auto"),
+        "default_size": "auto",
+        "notice_on": None,
+        "shutdown_on": "2026-10-23",
+        "successor": "gpt-image-2",
+        "lifecycle_source": SDK,
+        "capability_source": SPEC,
+        "price_per_image": {
+            "low": {"1024x1024": 0.011, "1536x1024": 0.016, "1024x1536": 0.016},
+            "medium": {"1024x1024": 0.042, "1536x1024": 0.063, "1024x1536": 0.063},
+            "high": {"1024x1024": 0.167, "1536x1024": 0.25, "1024x1536": 0.25},
+        },
+        "price_source": "https://openai.com/api/pricing/ (2025 table; UNCERTAIN, see openai.md)",
+    },
+    "gpt-image-1-mini": {
+        **_GPT_IMAGE_COMMON,
+        "name": "GPT Image 1 Mini",
+        "sizes": ("1024x1024", "1536x1024", "1024x1536", "auto"),
+        "default_size": "auto",
+        "notice_on": "2026-06-02",
+        "shutdown_on": "2026-12-01",
+        "successor": "gpt-image-2",
+        "lifecycle_source": DEPRECATIONS,
+        "capability_source": SPEC,
+        "price_per_image": None,
+        "price_source": None,
+    },
+    "gpt-image-1.5": {
+        **_GPT_IMAGE_COMMON,
+        "name": "GPT Image 1.5",
+        "sizes": ("1024x1024", "1536x1024", "1024x1536", "auto"),
+        "default_size": "auto",
+        "notice_on": "2026-06-02",
+        "shutdown_on": "2026-12-01",
+        "successor": "gpt-image-2",
+        "lifecycle_source": DEPRECATIONS,
+        "capability_source": SPEC,
+        "price_per_image": {
+            "low": {"1024x1024": 0.009, "1536x1024": 0.013, "1024x1536": 0.013},
+            "medium": {"1024x1024": 0.034, "1536x1024": 0.050, "1024x1536": 0.050},
+            "high": {"1024x1024": 0.133, "1536x1024": 0.200, "1024x1536": 0.200},
+        },
+        "price_source": "https://docs.apiyi.com (third party, as quoted in openai.md)",
+    },
+    "gpt-image-2": {
+        **_GPT_IMAGE_COMMON,
+        "name": "GPT Image 2",
+        "sizes": (),
+        "size_rule": GPT_IMAGE_2_RULE,
+        "default_size": "auto",
+        # "Transparent background ... in preview" for gpt-image-2 (SDK 3.54 docstring); earlier a 400.
+        "notice_on": None,
+        "shutdown_on": None,
+        "successor": None,
+        "lifecycle_source": DEPRECATIONS,
+        "capability_source": SDK,
+        # Token prices: text in $5/1M, image in $8/1M, image out $30/1M (openai.md, Runware GPT Image 2 page).
+        "price_per_token": {"text_input": 5.0e-6, "image_input": 8.0e-6, "output": 30.0e-6},
+        "price_per_image": {
+            "low": {"1024x1024": 0.006},
+            "medium": {"1024x1024": 0.053},
+            "high": {"1024x1024": 0.211},
+        },
+        "price_source": RUNWARE_GPT_IMAGE_2,
+    },
+}
+
+for _id in ("gpt-image-2.5-sunburst", "gpt-image-2.5-flare"):
+    # Named in the SDK 3.54 ImageModel literal; quality adds xhigh/max there. Their size limits are not
+    # published in any source we hold: we assume GPT Image 2's rule (UNCERTAIN; correct via [[models]]).
+    MODELS[_id] = {
+        **MODELS["gpt-image-2"],
+        "name": _id.replace("gpt-image-", "GPT Image ").replace("-", " ").title(),
+        "qualities": ("low", "medium", "high", "xhigh", "max", "auto"),
+        "capability_source": SDK,
+        "price_per_token": None,
+        "price_per_image": None,
+        "price_source": None,
+    }
+
+# Dated snapshot names resolve to their family entry.
+ALIASES: dict[str, str] = {
+    "gpt-image-2-2026-04-21": "gpt-image-2",
+    "gpt-image-1.5-2025-12-16": "gpt-image-1.5",
+    "gpt-image-2.5-sunburst-2026-09-08": "gpt-image-2.5-sunburst",
+    "gpt-image-2.5-flare-2026-09-08": "gpt-image-2.5-flare",
+}

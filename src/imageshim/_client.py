@@ -1,0 +1,226 @@
+"""The native clients: ``imageshim.OpenAI`` and ``imageshim.AsyncOpenAI`` with ``.images.generate``.
+
+The keyword-only signature mirrors the openai SDK's ``images.generate`` (DALL·E and GPT-image keywords),
+so an unknown keyword is a ``TypeError`` exactly as with the SDK.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import httpx
+
+from ._config import Config, ConfigSource, load_config
+from ._engine import Engine, Plan
+from ._errors import BadRequestError
+from ._registry import AdapterRegistry
+from ._request import request_from_kwargs
+from ._response import ImagesResponse
+from ._warnings import emit
+
+__all__ = ["AsyncOpenAI", "OpenAI"]
+
+
+def _config_with_openai_options(config: ConfigSource | Config, options: dict[str, Any]) -> ConfigSource | Config:
+    """Apply the openai-style constructor options (api_key=, base_url=, ...) to [providers.openai]."""
+    given = {k: v for k, v in options.items() if v is not None}
+    if not given:
+        return config
+    loaded = load_config(config)
+    settings = dataclasses.replace(loaded.provider("openai"), **given)
+    return dataclasses.replace(loaded, providers={**loaded.providers, "openai": settings})
+
+
+def _timeout_seconds(timeout: float | httpx.Timeout | None) -> float | None:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout.read
+    return timeout
+
+
+def _plan(engine: Engine, kwargs: dict[str, Any]) -> Plan:
+    timeout = _timeout_seconds(kwargs.pop("timeout"))
+    user = kwargs.pop("safety_identifier")
+    if user is not None:
+        kwargs["user"] = kwargs["user"] or user
+    request = request_from_kwargs(kwargs)
+    if request.stream:
+        raise BadRequestError(
+            "Invalid value for 'stream': True. The native client returns whole images; use "
+            "`imageshim serve` or imageshim.openai_http_client() with the openai SDK for streaming.",
+            code="invalid_value",
+            param="stream",
+        )
+    return engine.plan(request, timeout)
+
+
+class Images:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def generate(
+        self,
+        *,
+        prompt: str,
+        model: str | None = None,
+        n: int | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        style: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        background: str | None = None,
+        moderation: str | None = None,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        partial_images: int | None = None,
+        stream: bool | None = None,
+        safety_identifier: str | None = None,
+        extra_body: dict[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> ImagesResponse:
+        """Generate images: validated and mapped before any network call, every change warned."""
+        from ._execute import execute
+
+        plan = _plan(self._engine, locals_without_self(locals()))
+        response = self._engine.build_response(plan, execute(self._engine, plan))
+        emit(response.imageshim.warnings, stacklevel=2)
+        return response
+
+
+class AsyncImages:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def generate(
+        self,
+        *,
+        prompt: str,
+        model: str | None = None,
+        n: int | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        style: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        background: str | None = None,
+        moderation: str | None = None,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        partial_images: int | None = None,
+        stream: bool | None = None,
+        safety_identifier: str | None = None,
+        extra_body: dict[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> ImagesResponse:
+        """Async twin of :meth:`Images.generate`."""
+        from ._execute import execute_async
+
+        plan = _plan(self._engine, locals_without_self(locals()))
+        response = self._engine.build_response(plan, await execute_async(self._engine, plan))
+        emit(response.imageshim.warnings, stacklevel=2)
+        return response
+
+
+def locals_without_self(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in ("self", "execute", "execute_async")}
+
+
+class _BaseClient:
+    def __init__(
+        self,
+        config: ConfigSource | Config,
+        *,
+        clock: Callable[[], date] | None,
+        registry: AdapterRegistry | None,
+        openai_options: dict[str, Any],
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._engine = Engine(
+            _config_with_openai_options(config, openai_options),
+            http_client=http_client,
+            async_http_client=async_http_client,
+            clock=clock,
+            registry=registry,
+        )
+
+    @property
+    def config(self) -> Config:
+        return self._engine.config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(config={self._engine.config.source!r})"
+
+
+class OpenAI(_BaseClient):
+    """Drop-in for ``openai.OpenAI`` for image generation.
+
+    ``config``: None (discover), a path, or a dict. ``http_client``: the ``httpx.Client`` adapters use.
+    ``clock``: returns today's date (default: the real date). ``api_key``/``base_url``/``organization``/
+    ``project``/``timeout``/``max_retries`` apply to the ``openai`` provider, as with the SDK.
+    """
+
+    def __init__(
+        self,
+        config: ConfigSource | Config = None,
+        *,
+        http_client: httpx.Client | None = None,
+        clock: Callable[[], date] | None = None,
+        registry: AdapterRegistry | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        options = {"api_key": api_key, "base_url": base_url, "organization": organization, "project": project,
+                   "timeout": timeout, "max_retries": max_retries}
+        super().__init__(config, clock=clock, registry=registry, openai_options=options, http_client=http_client)
+        self.images = Images(self._engine)
+
+    def close(self) -> None:
+        self._engine.close()
+
+    def __enter__(self) -> OpenAI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncOpenAI(_BaseClient):
+    """Async twin of :class:`OpenAI`; ``http_client`` is an ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        config: ConfigSource | Config = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], date] | None = None,
+        registry: AdapterRegistry | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        options = {"api_key": api_key, "base_url": base_url, "organization": organization, "project": project,
+                   "timeout": timeout, "max_retries": max_retries}
+        super().__init__(
+            config, clock=clock, registry=registry, openai_options=options, async_http_client=http_client
+        )
+        self.images = AsyncImages(self._engine)
+
+    async def close(self) -> None:
+        await self._engine.aclose()
+
+    async def __aenter__(self) -> AsyncOpenAI:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

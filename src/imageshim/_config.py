@@ -1,0 +1,248 @@
+"""Configuration: discovery, validation, and the typed result.
+
+Found in this order: the ``config=`` argument (a dict or a path); the file named by ``IMAGESHIM_CONFIG``;
+``./imageshim.toml``; ``[tool.imageshim]`` in ``./pyproject.toml``; built-in defaults. Invalid config raises
+:class:`ConfigurationError` naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._adapter import ProviderSettings
+from ._errors import ConfigurationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Config", "LifecyclePolicy", "MappingPolicy", "RetryPolicy", "load_config"]
+
+ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | None
+
+DEFAULT_QUALITY_MAP: dict[str, str] = {"standard": "medium", "hd": "high"}
+
+
+@dataclasses.dataclass(frozen=True)
+class LifecyclePolicy:
+    warn_days: int = 90
+    on_retired: Literal["redirect", "error", "allow"] = "redirect"
+
+
+@dataclasses.dataclass(frozen=True)
+class MappingPolicy:
+    quality: Mapping[str, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_QUALITY_MAP))
+    style: Literal["drop", "prompt"] = "drop"
+    url: Literal["data-uri", "file", "error"] = "data-uri"
+    url_dir: Path = Path(".imageshim/images")
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of retryable failures (408/409/429/5xx, connection errors, timeouts) per target."""
+
+    max_retries: int = 2
+    initial_backoff: float = 0.5
+    max_backoff: float = 8.0
+    #: the longest Retry-After the shim will wait; a longer one moves on to the next target
+    max_retry_after: float = 60.0
+    #: total seconds for one ``generate`` call across retries and fallbacks (None: no limit)
+    deadline: float | None = 600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    routes: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    lifecycle: LifecyclePolicy = LifecyclePolicy()
+    mapping: MappingPolicy = MappingPolicy()
+    retry: RetryPolicy = RetryPolicy()
+    providers: Mapping[str, ProviderSettings] = dataclasses.field(default_factory=dict)
+    models: tuple[Mapping[str, Any], ...] = ()
+    #: IMAGESHIM_ADAPTER: send every route to this provider (the model mapping still applies)
+    force_adapter: str | None = None
+    #: where the config came from ("<dict>", a path, or None for built-in defaults)
+    source: str | None = None
+
+    def provider(self, name: str) -> ProviderSettings:
+        return self.providers.get(name) or ProviderSettings(name=name)
+
+
+# ----- the file format, validated strictly ---------------------------------------------------------------
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+
+class _Lifecycle(_Strict):
+    warn_days: int = Field(90, ge=0, le=3650)
+    on_retired: Literal["redirect", "error", "allow"] = "redirect"
+
+
+class _Mapping(_Strict):
+    quality: dict[str, str] = Field(default_factory=dict)
+    style: Literal["drop", "prompt"] = "drop"
+    url: Literal["data-uri", "file", "error"] = "data-uri"
+    url_dir: str = ".imageshim/images"
+
+
+class _Retry(_Strict):
+    max_retries: int = Field(2, ge=0, le=10)
+    initial_backoff: float = Field(0.5, ge=0, le=60)
+    max_backoff: float = Field(8.0, ge=0, le=600)
+    max_retry_after: float = Field(60.0, ge=0, le=3600)
+    deadline: float | None = Field(600.0, gt=0)
+
+
+class _Provider(_Strict):
+    base_url: str | None = None
+    api_key: str | None = None
+    api_key_env: str | None = None
+    timeout: float | None = Field(None, gt=0)
+    connect_timeout: float | None = Field(None, gt=0)
+    max_retries: int | None = Field(None, ge=0, le=10)
+    organization: str | None = None
+    project: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class _File(_Strict):
+    routes: dict[str, list[str]] = Field(default_factory=dict)
+    lifecycle: _Lifecycle = Field(default_factory=_Lifecycle)
+    mapping: _Mapping = Field(default_factory=_Mapping)
+    retry: _Retry = Field(default_factory=_Retry)
+    providers: dict[str, _Provider] = Field(default_factory=dict)
+    models: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
+    key = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return key, "unknown key"
+    return key, f"{error['msg']} (got {error.get('input')!r})"
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigurationError("Config file not found", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"Config file is not valid TOML: {exc}", file=str(path)) from None
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        return dict(tool.get("imageshim", {})) if isinstance(tool, dict) else {}
+    return data
+
+
+def _discover(config: ConfigSource) -> tuple[dict[str, Any], str | None]:
+    if isinstance(config, Mapping):
+        return dict(config), "<dict>"
+    if config is not None:
+        path = Path(config)
+        return _read_file(path), str(path)
+    env = os.environ.get("IMAGESHIM_CONFIG")
+    if env:
+        return _read_file(Path(env)), env
+    if Path("imageshim.toml").is_file():
+        return _read_file(Path("imageshim.toml")), "imageshim.toml"
+    pyproject = Path("pyproject.toml")
+    if pyproject.is_file():
+        data = _read_file(pyproject)
+        if data:
+            return data, "pyproject.toml [tool.imageshim]"
+    return {}, None
+
+
+def load_config(config: ConfigSource = None) -> Config:
+    """Find, read and validate the configuration."""
+    if isinstance(config, Config):
+        return config
+    raw, source = _discover(config)
+    try:
+        parsed = _File.model_validate(raw)
+    except ValidationError as exc:
+        key, problem = _describe(exc.errors()[0])
+        raise ConfigurationError(f"Invalid configuration: {problem}", file=source, key=key) from None
+    _check_routes(parsed.routes, source)
+    _check_models(parsed.models, source)
+    providers = {
+        name: ProviderSettings(name=name, **p.model_dump(exclude={"headers"}), headers=dict(p.headers))
+        for name, p in parsed.providers.items()
+    }
+    m = parsed.mapping
+    force = os.environ.get("IMAGESHIM_ADAPTER") or None
+    return Config(
+        routes={k: tuple(v) for k, v in parsed.routes.items()},
+        lifecycle=LifecyclePolicy(**parsed.lifecycle.model_dump()),
+        mapping=MappingPolicy(
+            quality={**DEFAULT_QUALITY_MAP, **m.quality}, style=m.style, url=m.url, url_dir=Path(m.url_dir)
+        ),
+        retry=RetryPolicy(**parsed.retry.model_dump()),
+        providers=providers,
+        models=tuple(parsed.models),
+        force_adapter=force,
+        source=source,
+    )
+
+
+def _check_routes(routes: Mapping[str, list[str]], source: str | None) -> None:
+    for model, targets in routes.items():
+        if not targets:
+            raise ConfigurationError(
+                "A route needs at least one target 'provider:model'", file=source, key=f"routes.{model}"
+            )
+        for target in targets:
+            provider, sep, name = target.partition(":")
+            if not (provider and sep and name):
+                raise ConfigurationError(
+                    f"Route target {target!r} is not of the form 'provider:model' "
+                    "(for example 'openai:gpt-image-2')",
+                    file=source,
+                    key=f"routes.{model}",
+                )
+
+
+def _check_models(entries: list[dict[str, Any]], source: str | None) -> None:
+    from ._catalog import FIELD_NAMES, builtin_catalog
+
+    catalog = builtin_catalog()
+    known = set(catalog.ids())
+    for i, entry in enumerate(entries):
+        key = f"models[{i}]"
+        model_id = entry.get("id")
+        if not isinstance(model_id, str) or not model_id:
+            raise ConfigurationError("Each [[models]] entry needs an 'id' string", file=source, key=key)
+        unknown = set(entry) - FIELD_NAMES - {"like"}
+        if unknown:
+            raise ConfigurationError(
+                f"Unknown field(s) {sorted(unknown)} in [[models]] {model_id!r}; allowed: "
+                f"{', '.join(sorted(FIELD_NAMES - {'id'}))} and 'like'",
+                file=source,
+                key=key,
+            )
+        like = entry.get("like")
+        if model_id not in catalog and like is None:
+            raise ConfigurationError(
+                f"[[models]] {model_id!r} is not in the catalog: add like = \"<known model>\" to copy its "
+                f"facts (known: {', '.join(sorted(known))})",
+                file=source,
+                key=key,
+            )
+        if like is not None and like not in known:
+            raise ConfigurationError(
+                f"like = {like!r} names no known model; known: {', '.join(sorted(known))}", file=source, key=key
+            )
+        known.add(model_id)
+        try:
+            base = catalog.get(str(like or model_id)) or next(iter(catalog))
+            base.with_changes({k: v for k, v in entry.items() if k != "like"})
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"Invalid [[models]] {model_id!r}: {exc}", file=source, key=key) from None

@@ -1,0 +1,264 @@
+"""The exception tree.
+
+Names mirror the ``openai`` SDK so that porting an ``except`` clause is an import change::
+
+    ImageShimError
+    ├── ConfigurationError              invalid or missing configuration
+    │   ├── MissingAPIKeyError          names the environment variable to set
+    │   └── UnknownAdapterError         "did you mean ...?"
+    ├── ModelRetiredError               the model is past shutdown and on_retired = "error"
+    └── APIError                        anything that went wrong with a request
+        ├── APIStatusError              the provider (or the shim, before I/O) refused it
+        │   ├── BadRequestError         400: invalid value, prompt too long, moderation
+        │   ├── AuthenticationError     401
+        │   ├── PermissionDeniedError   402/403: no credits, no access
+        │   ├── NotFoundError           404
+        │   ├── RateLimitError          429
+        │   └── InternalServerError     >= 500
+        └── APIConnectionError          the request did not get an answer
+            └── APITimeoutError
+
+``ModelRetiredError`` is also a ``BadRequestError`` so that code catching the SDK's 400 still catches it.
+
+Every status error carries ``status_code``, ``code``, ``param``, ``provider``, ``request_id`` and
+``retry_after``. Messages never contain API keys: every message passes through :func:`redact` and
+adapters register the keys they hold with :func:`register_secret`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import date
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ImageShimError",
+    "InternalServerError",
+    "MissingAPIKeyError",
+    "ModelRetiredError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "UnknownAdapterError",
+    "error_class_for_status",
+    "redact",
+    "register_secret",
+]
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+# Shapes of keys that must never be printed even when we were never told about them.
+_KEY_SHAPES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9_\-.]{8,})")
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember a secret so that :func:`redact` removes it from every message."""
+    if secret and len(secret) >= 4:
+        with _secrets_lock:
+            _secrets.add(secret)
+
+
+def redact(text: str) -> str:
+    """Replace every registered secret and every key-shaped token in ``text``."""
+    for secret in tuple(_secrets):
+        if secret in text:
+            text = text.replace(secret, "[REDACTED]")
+    return _KEY_SHAPES.sub("[REDACTED]", text)
+
+
+class ImageShimError(Exception):
+    """Base of every error imageshim raises."""
+
+    def __init__(self, message: str) -> None:
+        self.message = redact(message)
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class ConfigurationError(ImageShimError):
+    """The configuration is invalid: names the file, the key and what is allowed."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+        self.file = file
+        self.key = key
+        where = ", ".join(p for p in (f"file {file}" if file else "", f"key {key!r}" if key else "") if p)
+        super().__init__(f"{message} ({where})" if where else message)
+
+
+class MissingAPIKeyError(ConfigurationError):
+    """No API key for a provider: names the environment variable that would provide it."""
+
+    def __init__(self, provider: str, env_var: str, *, alternatives: tuple[str, ...] = ()) -> None:
+        self.provider = provider
+        self.env_var = env_var
+        others = "".join(f" or {alt}" for alt in alternatives)
+        super().__init__(
+            f"No API key for provider {provider!r}: set the {env_var}{others} environment variable, set "
+            f"api_key_env in [providers.{provider}], or use the mock adapter (IMAGESHIM_ADAPTER=mock) for tests."
+        )
+
+
+class UnknownAdapterError(ConfigurationError):
+    """A route names an adapter that is neither built in nor registered through entry points."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        import difflib
+
+        self.name = name
+        self.known = known
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        super().__init__(f"Unknown adapter {name!r}; known adapters: {', '.join(sorted(known))}.{hint}")
+
+
+class APIError(ImageShimError):
+    """A request failed. ``provider`` is the adapter that was talking, or None before any I/O."""
+
+    status_code: int | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        provider: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        body: Any = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.param = param
+        self.provider = provider
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.body = body
+        self._retryable = retryable
+        #: every try the shim made before giving up (``imageshim.Attempt`` records)
+        self.attempts: list[Any] = []
+
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again (after ``retry_after``) can succeed."""
+        if self._retryable is not None:
+            return self._retryable
+        return False
+
+    def __repr__(self) -> str:
+        fields = {"status_code": self.status_code, "code": self.code, "provider": self.provider}
+        shown = ", ".join(f"{k}={v!r}" for k, v in fields.items() if v is not None)
+        return f"{type(self).__name__}({self.message!r}{', ' if shown else ''}{shown})"
+
+
+class APIStatusError(APIError):
+    """The provider answered with an error status, or the shim refused the request before any I/O."""
+
+    def __init__(self, message: str, *, status_code: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.status_code = status_code
+
+    @property
+    def retryable(self) -> bool:
+        if self._retryable is not None:
+            return self._retryable
+        return self.status_code in (408, 409, 429) or (self.status_code or 0) >= 500
+
+
+class BadRequestError(APIStatusError):
+    def __init__(self, message: str, *, status_code: int = 400, **kwargs: Any) -> None:
+        super().__init__(message, status_code=status_code, **kwargs)
+
+
+class AuthenticationError(APIStatusError):
+    def __init__(self, message: str, *, status_code: int = 401, **kwargs: Any) -> None:
+        super().__init__(message, status_code=status_code, **kwargs)
+
+
+class PermissionDeniedError(APIStatusError):
+    def __init__(self, message: str, *, status_code: int = 403, **kwargs: Any) -> None:
+        super().__init__(message, status_code=status_code, **kwargs)
+
+
+class NotFoundError(APIStatusError):
+    def __init__(self, message: str, *, status_code: int = 404, **kwargs: Any) -> None:
+        super().__init__(message, status_code=status_code, **kwargs)
+
+
+class RateLimitError(APIStatusError):
+    def __init__(self, message: str, *, status_code: int = 429, **kwargs: Any) -> None:
+        super().__init__(message, status_code=status_code, **kwargs)
+
+
+class InternalServerError(APIStatusError):
+    def __init__(self, message: str, *, status_code: int = 500, **kwargs: Any) -> None:
+        super().__init__(message, status_code=status_code, **kwargs)
+
+
+class APIConnectionError(APIError):
+    """No usable answer arrived: connection refused or reset, truncated or unreadable body."""
+
+    def __init__(self, message: str = "Connection error.", **kwargs: Any) -> None:
+        kwargs.setdefault("retryable", True)
+        super().__init__(message, **kwargs)
+
+
+class APITimeoutError(APIConnectionError):
+    def __init__(self, message: str = "Request timed out.", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+
+
+class ModelRetiredError(BadRequestError):
+    """The model is past its shutdown date and ``[lifecycle] on_retired = "error"`` (or the provider said so)."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        shutdown_on: date | None,
+        successor: str | None,
+        message: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.model = model
+        self.shutdown_on = shutdown_on
+        self.successor = successor
+        if message is None:
+            when = f" on {shutdown_on.isoformat()}" if shutdown_on else ""
+            instead = f" Use {successor!r} instead" if successor else ""
+            message = (
+                f"Model {model!r} was retired{when}.{instead} (or set [lifecycle] on_retired = "
+                f'"redirect" to send such requests to the successor automatically).'
+            )
+        kwargs.setdefault("code", "model_retired")
+        kwargs.setdefault("param", "model")
+        super().__init__(message, **kwargs)
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PermissionDeniedError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+
+def error_class_for_status(status: int) -> type[APIStatusError]:
+    """The most specific error class for an HTTP status."""
+    if status >= 500:
+        return InternalServerError
+    return _STATUS_CLASSES.get(status, APIStatusError)

@@ -1,0 +1,231 @@
+"""Execution: send a plan's calls, retrying and falling back, and keep every image that arrived.
+
+Per target: the calls are grouped into wire requests (``max_calls_per_request``); each request is retried
+with exponential backoff and jitter on retryable failures (408/409/429/5xx, connection errors, timeouts),
+honouring ``Retry-After``. After a lost reply (timeout or dropped connection) the adapter first tries to
+recover the result it may already have paid for (:meth:`ImageAdapter.recover`) before sending again.
+A target that produced no image and failed retryably (or reported the model retired or missing) gives
+way to the next target of the route; a target that produced some images returns them with the
+failures reported. The sync and async loops are twins; their decisions live in shared helpers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ._adapter import AdapterResult, ImageAdapter, ImageCall
+from ._catalog import ModelSpec
+from ._config import RetryPolicy
+from ._engine import Engine, Outcome, Plan
+from ._errors import APIConnectionError, APIError, APIStatusError, ModelRetiredError, NotFoundError
+from ._mapping import MappedRequest
+from ._response import Attempt
+
+__all__ = ["execute", "execute_async"]
+
+
+class _Deadline:
+    def __init__(self, seconds: float | None, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
+        self._end = None if seconds is None else now() + seconds
+
+    def left(self) -> float | None:
+        return None if self._end is None else self._end - self._now()
+
+
+def _delay(policy: RetryPolicy, attempt: int, error: APIError) -> float | None:
+    """Seconds to wait before retry number ``attempt + 1``; None when waiting is not worth it."""
+    if error.retry_after is not None:
+        return error.retry_after if error.retry_after <= policy.max_retry_after else None
+    base = min(policy.max_backoff, policy.initial_backoff * (2**attempt))
+    return base * (0.75 + random.random() * 0.25)  # noqa: S311 - jitter, not crypto
+
+
+def _retries(engine: Engine, provider: str) -> int:
+    configured = engine.config.provider(provider).max_retries
+    return engine.config.retry.max_retries if configured is None else configured
+
+
+def _falls_back(error: APIError) -> bool:
+    if isinstance(error, ModelRetiredError):
+        return True
+    if isinstance(error, NotFoundError) and error.code in (None, "model_not_found", "unknownModel"):
+        return True
+    return error.retryable
+
+
+def _attempt(target: str, started: float, result: AdapterResult | None, error: APIError | None, **kw: Any) -> Attempt:
+    duration = round(time.monotonic() - started, 4)
+    if error is not None:
+        return Attempt(target, type(error).__name__, duration, 0, error.message, error.status_code, **kw)
+    assert result is not None
+    outcome = "partial" if result.failures else "ok"
+    return Attempt(target, outcome, duration, len(result.images), **kw)
+
+
+def _batches(calls: list[ImageCall], size: int) -> list[list[ImageCall]]:
+    return [calls[i : i + size] for i in range(0, len(calls), max(1, size))]
+
+
+def _with_timeout(calls: list[ImageCall], timeout: float | None, deadline: _Deadline) -> list[ImageCall]:
+    import dataclasses
+
+    left = deadline.left()
+    limit = min(t for t in (timeout, left) if t is not None) if (timeout or left) else None
+    if limit is None:
+        return calls
+    return [dataclasses.replace(c, timeout=max(0.001, limit)) for c in calls]
+
+
+def _give_up(error: APIError, attempt: int, retries: int, delay: float | None, deadline: _Deadline) -> bool:
+    left = deadline.left()
+    return not error.retryable or attempt >= retries or delay is None or (left is not None and left <= delay)
+
+
+# ----- sync -------------------------------------------------------------------------------------------
+def _send(
+    engine: Engine, adapter: ImageAdapter, batch: list[ImageCall], spec: ModelSpec, target: str,
+    attempts: list[Attempt], deadline: _Deadline, timeout: float | None, sleep: Callable[[float], None],
+) -> AdapterResult:
+    retries = _retries(engine, adapter.name)
+    lost_reply = False
+    for attempt in range(retries + 1):
+        started = time.monotonic()
+        if lost_reply:
+            try:
+                recovered = adapter.recover(batch, spec)
+            except APIError:
+                recovered = None
+            if recovered is not None:
+                attempts.append(_attempt(target, started, recovered, None, recovered=True))
+                return recovered
+        try:
+            result = adapter.generate(_with_timeout(batch, timeout, deadline), spec)
+        except APIError as error:
+            attempts.append(_attempt(target, started, None, error))
+            delay = _delay(engine.config.retry, attempt, error)
+            if _give_up(error, attempt, retries, delay, deadline):
+                raise
+            lost_reply = isinstance(error, APIConnectionError)
+            sleep(delay or 0.0)
+            continue
+        attempts.append(_attempt(target, started, result, None))
+        return result
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def execute(engine: Engine, plan: Plan, *, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+    deadline = _Deadline(engine.config.retry.deadline)
+    attempts: list[Attempt] = []
+    last: APIError | None = None
+    for mapped in plan.targets:
+        adapter = engine.adapter(mapped.target.partition(":")[0])
+        results: list[AdapterResult] = []
+        failures: list[APIError] = []
+        for batch in _batches(mapped.calls(), adapter.max_calls_per_request):
+            try:
+                result = _send(engine, adapter, batch, mapped.spec, mapped.target, attempts, deadline,
+                               plan.timeout, sleep)
+            except APIError as error:
+                failures.append(error)
+                continue
+            results.append(result)
+            failures.extend(result.failures)
+        outcome = _settle(mapped, results, failures, attempts)
+        if outcome is not None:
+            return outcome
+        last = failures[0]
+        if not _falls_back(last):
+            break
+    assert last is not None
+    raise _with_attempts(last, attempts)
+
+
+# ----- async ------------------------------------------------------------------------------------------
+async def _asend(
+    engine: Engine, adapter: ImageAdapter, batch: list[ImageCall], spec: ModelSpec, target: str,
+    attempts: list[Attempt], deadline: _Deadline, timeout: float | None,
+) -> AdapterResult:
+    retries = _retries(engine, adapter.name)
+    lost_reply = False
+    for attempt in range(retries + 1):
+        started = time.monotonic()
+        if lost_reply:
+            try:
+                recovered = await adapter.arecover(batch, spec)
+            except APIError:
+                recovered = None
+            if recovered is not None:
+                attempts.append(_attempt(target, started, recovered, None, recovered=True))
+                return recovered
+        try:
+            result = await adapter.agenerate(_with_timeout(batch, timeout, deadline), spec)
+        except APIError as error:
+            attempts.append(_attempt(target, started, None, error))
+            delay = _delay(engine.config.retry, attempt, error)
+            if _give_up(error, attempt, retries, delay, deadline):
+                raise
+            lost_reply = isinstance(error, APIConnectionError)
+            await asyncio.sleep(delay or 0.0)
+            continue
+        attempts.append(_attempt(target, started, result, None))
+        return result
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def execute_async(engine: Engine, plan: Plan) -> Outcome:
+    deadline = _Deadline(engine.config.retry.deadline)
+    attempts: list[Attempt] = []
+    last: APIError | None = None
+    for mapped in plan.targets:
+        adapter = engine.adapter(mapped.target.partition(":")[0])
+        batches = _batches(mapped.calls(), adapter.max_calls_per_request)
+        sends = [
+            _asend(engine, adapter, b, mapped.spec, mapped.target, attempts, deadline, plan.timeout) for b in batches
+        ]
+        gathered = await asyncio.gather(*sends, return_exceptions=True)
+        results: list[AdapterResult] = []
+        failures: list[APIError] = []
+        for item in gathered:
+            if isinstance(item, APIError):
+                failures.append(item)
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                results.append(item)
+                failures.extend(item.failures)
+        outcome = _settle(mapped, results, failures, attempts)
+        if outcome is not None:
+            return outcome
+        last = failures[0]
+        if not _falls_back(last):
+            break
+    assert last is not None
+    raise _with_attempts(last, attempts)
+
+
+# ----- shared decisions -------------------------------------------------------------------------------
+def _settle(
+    mapped: MappedRequest, results: list[AdapterResult], failures: list[APIError], attempts: list[Attempt]
+) -> Outcome | None:
+    """An outcome when any image arrived (partial results are kept), else None (try the next target)."""
+    if any(r.images for r in results):
+        return Outcome(mapped, results, attempts, failures)
+    if not failures:
+        failures.append(
+            APIStatusError(
+                f"{mapped.target} returned no images", status_code=502, code="empty_response", retryable=True,
+                provider=mapped.target.partition(":")[0],
+            )
+        )
+    return None
+
+
+def _with_attempts(error: APIError, attempts: Sequence[Attempt]) -> APIError:
+    error.attempts = list(attempts)
+    return error
+

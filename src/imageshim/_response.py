@@ -1,0 +1,95 @@
+"""The response: OpenAI ``ImagesResponse`` field names, plus the shim's report under ``.imageshim``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._warnings import WarningRecord
+
+__all__ = ["Attempt", "Image", "ImagesResponse", "ShimReport", "Usage"]
+
+
+class Image(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    b64_json: str | None = None
+    url: str | None = None
+    revised_prompt: str | None = None
+
+
+class Usage(BaseModel):
+    """Token usage as GPT image models report it (extra fields kept)."""
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    input_tokens_details: dict[str, int] | None = None
+    output_tokens_details: dict[str, int] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    """One try at one target: ``outcome`` is "ok", "partial", or the error class name."""
+
+    target: str
+    outcome: str
+    duration_s: float
+    images: int = 0
+    error: str | None = None
+    status_code: int | None = None
+    recovered: bool = False
+
+
+class ShimReport(BaseModel):
+    """What the shim did: where the images came from, what it changed, what it cost."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
+
+    route: str
+    requested_model: str
+    warnings: list[WarningRecord] = Field(default_factory=list)
+    cost_usd: float | None = None
+    cost_source: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    #: errors of calls that failed while others succeeded (partial results)
+    failures: list[dict[str, Any]] = Field(default_factory=list)
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        out = super().model_dump(**{"mode": "json", **kwargs})
+        out["warnings"] = [w.to_dict() for w in self.warnings]
+        return out
+
+
+class ImagesResponse(BaseModel):
+    """Shaped like ``openai.types.ImagesResponse``; ``imageshim`` holds the :class:`ShimReport`."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    created: int
+    data: list[Image] = Field(default_factory=list)
+    usage: Usage | None = None
+    size: str | None = None
+    quality: str | None = None
+    output_format: str | None = None
+    background: str | None = None
+    imageshim: ShimReport
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        """A plain, JSON-serialisable dict (dates as ISO strings)."""
+        exclude = kwargs.pop("exclude", None)
+        kwargs = {"mode": "json", **kwargs, "exclude": {"imageshim"} | set(exclude or ())}
+        out = super().model_dump(**kwargs)
+        if not exclude or "imageshim" not in exclude:
+            out["imageshim"] = self.imageshim.model_dump()
+        return out
+
+    def to_openai_dict(self) -> dict[str, Any]:
+        """The body OpenAI would have sent: no ``imageshim`` key, unset fields left out."""
+        out = self.model_dump(exclude={"imageshim"}, exclude_none=True)
+        out["data"] = [{k: v for k, v in d.items() if v is not None} for d in out.get("data", [])]
+        return out
