@@ -137,8 +137,10 @@ class APIError(ImageShimError):
         retry_after: float | None = None,
         body: Any = None,
         retryable: bool | None = None,
+        status_code: int | None = None,
     ) -> None:
         super().__init__(message)
+        self.status_code = status_code
         self.code = code
         self.param = param
         self.provider = provider
@@ -166,8 +168,7 @@ class APIStatusError(APIError):
     """The provider answered with an error status, or the shim refused the request before any I/O."""
 
     def __init__(self, message: str, *, status_code: int, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.status_code = status_code
+        super().__init__(message, status_code=status_code, **kwargs)
 
     @property
     def retryable(self) -> bool:

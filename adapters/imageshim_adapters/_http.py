@@ -1,0 +1,99 @@
+"""Shared HTTP plumbing for adapters: one boundary where foreign errors become the shim's.
+
+- :func:`map_transport_errors` / :func:`amap_transport_errors`: httpx exceptions -> ``APIConnectionError``
+  / ``APITimeoutError`` (``raise ... from exc``, as httpx does with httpcore).
+- :func:`parse_json`: a reply body -> JSON, or ``APIError`` with the status and a short, redacted excerpt.
+- :func:`retry_after`: ``retry-after-ms`` / ``retry-after`` (seconds or HTTP date) -> seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+
+from imageshim import APIConnectionError, APIError, APITimeoutError
+from imageshim._errors import redact
+
+__all__ = [
+    "amap_transport_errors",
+    "excerpt",
+    "map_transport_errors",
+    "parse_json",
+    "request_id",
+    "retry_after",
+]
+
+EXCERPT_CHARS = 200
+
+
+def excerpt(body: bytes | str, limit: int = EXCERPT_CHARS) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = " ".join(text[: limit * 2].split())
+    return redact(text[:limit] + ("..." if len(text) > limit else ""))
+
+
+def _transport_error(exc: httpx.HTTPError, provider: str) -> APIError:
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"{provider}: request timed out ({type(exc).__name__})", provider=provider)
+    return APIConnectionError(f"{provider}: connection error ({type(exc).__name__}: {exc})", provider=provider)
+
+
+@contextlib.contextmanager
+def map_transport_errors(provider: str) -> Iterator[None]:
+    """Turn httpx transport exceptions raised inside the block into the shim's connection errors."""
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, provider) from exc
+
+
+@contextlib.asynccontextmanager
+async def amap_transport_errors(provider: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, provider) from exc
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait, from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value.strip() else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def request_id(headers: httpx.Headers) -> str | None:
+    return headers.get("x-request-id") or headers.get("request-id")
+
+
+def parse_json(response: httpx.Response, provider: str) -> Any:
+    """The JSON body, or :class:`APIError` naming the status and an excerpt when it is not JSON."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        raise APIError(
+            f"{provider}: HTTP {response.status_code} with a body that is not JSON: {excerpt(response.content)!r}",
+            provider=provider,
+            request_id=request_id(response.headers),
+            status_code=response.status_code,
+            retryable=response.status_code >= 500 or response.status_code in (408, 429),
+        ) from None
