@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,5 +105,5 @@ class Recorder:
 
 
 @pytest.fixture
-def recorder_factory() -> Iterator[Callable[..., Recorder]]:
-    yield Recorder
+def recorder_factory() -> Callable[..., Recorder]:
+    return Recorder

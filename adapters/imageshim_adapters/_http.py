@@ -41,7 +41,9 @@ def excerpt(body: bytes | str, limit: int = EXCERPT_CHARS) -> str:
 def _transport_error(exc: httpx.HTTPError, provider: str) -> APIError:
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"{provider}: request timed out ({type(exc).__name__})", provider=provider)
-    return APIConnectionError(f"{provider}: connection error ({type(exc).__name__}: {exc})", provider=provider)
+    return APIConnectionError(
+        f"{provider}: connection error ({type(exc).__name__}: {exc})", provider=provider
+    )
 
 
 @contextlib.contextmanager
@@ -82,7 +84,8 @@ def retry_after(headers: httpx.Headers) -> float | None:
 
 
 def request_id(headers: httpx.Headers) -> str | None:
-    return headers.get("x-request-id") or headers.get("request-id")
+    value: str | None = headers.get("x-request-id") or headers.get("request-id")
+    return value
 
 
 def parse_json(response: httpx.Response, provider: str) -> Any:

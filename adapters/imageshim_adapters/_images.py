@@ -13,7 +13,9 @@ __all__ = ["make_image", "png_size"]
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def _colors(seed: str) -> tuple[bytes, bytes]:
@@ -29,7 +31,7 @@ def _png(width: int, height: int, seed: str) -> bytes:
     band = -(-height // steps)
     for i in range(steps):
         t = i / max(1, steps - 1)
-        pixel = bytes(round(a + (b - a) * t) for a, b in zip(top, bottom))
+        pixel = bytes(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
         row = b"\x00" + pixel * width
         rows.append(row * min(band, height - i * band))
     raw = b"".join(rows)
@@ -54,7 +56,9 @@ def make_image(width: int, height: int, seed: str, output_format: str = "png") -
             f"The mock adapter needs Pillow for output_format={output_format!r}: pip install 'imageshim[images]'"
         ) from None
     out = io.BytesIO()
-    Image.open(io.BytesIO(png)).convert("RGB").save(out, format={"jpeg": "JPEG", "webp": "WEBP"}[output_format])
+    Image.open(io.BytesIO(png)).convert("RGB").save(
+        out, format={"jpeg": "JPEG", "webp": "WEBP"}[output_format]
+    )
     return out.getvalue()
 
 

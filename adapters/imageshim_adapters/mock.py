@@ -125,7 +125,10 @@ def _check(call: ImageCall, spec: ModelSpec) -> None:
     if problems:
         field, detail = problems[0]
         raise BadRequestError(
-            f"mock:{spec.id} rejected the request: {field} {detail}", param=field, code="invalid_value", provider="mock"
+            f"mock:{spec.id} rejected the request: {field} {detail}",
+            param=field,
+            code="invalid_value",
+            provider="mock",
         )
 
 
@@ -171,7 +174,9 @@ class MockAdapter(ImageAdapter):
         )
 
     def _images(self, call: ImageCall, spec: ModelSpec) -> list[GeneratedImage]:
-        width, height = (call.width, call.height) if call.width and call.height else _dims(_default_size(spec))
+        width, height = (
+            (call.width, call.height) if call.width and call.height else _dims(_default_size(spec))
+        )
         fmt = call.output_format or "png"
         out = []
         for index in range(call.n):

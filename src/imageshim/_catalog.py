@@ -85,7 +85,9 @@ class ModelSpec:
         if self.shutdown_on is not None and day >= self.shutdown_on:
             return "retired"
         announced = self.notice_on is None or day >= self.notice_on
-        if (self.shutdown_on is not None and announced) or (self.notice_on is not None and day >= self.notice_on):
+        if (self.shutdown_on is not None and announced) or (
+            self.notice_on is not None and day >= self.notice_on
+        ):
             return "deprecated"
         return "active"
 
@@ -117,7 +119,15 @@ class ModelSpec:
 
 FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(ModelSpec))
 _DATE_FIELDS = ("notice_on", "shutdown_on")
-_TUPLE_FIELDS = ("sizes", "qualities", "styles", "response_formats", "output_formats", "backgrounds", "moderations")
+_TUPLE_FIELDS = (
+    "sizes",
+    "qualities",
+    "styles",
+    "response_formats",
+    "output_formats",
+    "backgrounds",
+    "moderations",
+)
 
 
 def _coerce(raw: Mapping[str, Any]) -> dict[str, Any]:

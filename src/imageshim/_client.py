@@ -24,7 +24,9 @@ from ._warnings import emit
 __all__ = ["AsyncOpenAI", "OpenAI"]
 
 
-def _config_with_openai_options(config: ConfigSource | Config, options: dict[str, Any]) -> ConfigSource | Config:
+def _config_with_openai_options(
+    config: ConfigSource | Config, options: dict[str, Any]
+) -> ConfigSource | Config:
     """Apply the openai-style constructor options (api_key=, base_url=, ...) to [providers.openai]."""
     given = {k: v for k, v in options.items() if v is not None}
     if not given:
@@ -177,9 +179,17 @@ class OpenAI(_BaseClient):
         timeout: float | None = None,
         max_retries: int | None = None,
     ) -> None:
-        options = {"api_key": api_key, "base_url": base_url, "organization": organization, "project": project,
-                   "timeout": timeout, "max_retries": max_retries}
-        super().__init__(config, clock=clock, registry=registry, openai_options=options, http_client=http_client)
+        options = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "organization": organization,
+            "project": project,
+            "timeout": timeout,
+            "max_retries": max_retries,
+        }
+        super().__init__(
+            config, clock=clock, registry=registry, openai_options=options, http_client=http_client
+        )
         self.images = Images(self._engine)
 
     def close(self) -> None:
@@ -209,8 +219,14 @@ class AsyncOpenAI(_BaseClient):
         timeout: float | None = None,
         max_retries: int | None = None,
     ) -> None:
-        options = {"api_key": api_key, "base_url": base_url, "organization": organization, "project": project,
-                   "timeout": timeout, "max_retries": max_retries}
+        options = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "organization": organization,
+            "project": project,
+            "timeout": timeout,
+            "max_retries": max_retries,
+        }
         super().__init__(
             config, clock=clock, registry=registry, openai_options=options, async_http_client=http_client
         )

@@ -22,11 +22,12 @@ from ._errors import ConfigurationError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["Config", "LifecyclePolicy", "MappingPolicy", "RetryPolicy", "load_config"]
 
 ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | None
+# (a ready Config is accepted too: see load_config)
 
 DEFAULT_QUALITY_MAP: dict[str, str] = {"standard": "medium", "hd": "high"}
 
@@ -138,8 +139,9 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"Config file is not valid TOML: {exc}", file=str(path)) from None
     if path.name == "pyproject.toml":
         tool = data.get("tool", {})
-        return dict(tool.get("imageshim", {})) if isinstance(tool, dict) else {}
-    return data
+        section = tool.get("imageshim", {}) if isinstance(tool, dict) else {}
+        return dict(section) if isinstance(section, dict) else {}
+    return dict(data)
 
 
 def _discover(config: ConfigSource) -> tuple[dict[str, Any], str | None]:
@@ -161,7 +163,7 @@ def _discover(config: ConfigSource) -> tuple[dict[str, Any], str | None]:
     return {}, None
 
 
-def load_config(config: ConfigSource = None) -> Config:
+def load_config(config: ConfigSource | Config = None) -> Config:
     """Find, read and validate the configuration."""
     if isinstance(config, Config):
         return config
@@ -231,18 +233,22 @@ def _check_models(entries: list[dict[str, Any]], source: str | None) -> None:
         like = entry.get("like")
         if model_id not in catalog and like is None:
             raise ConfigurationError(
-                f"[[models]] {model_id!r} is not in the catalog: add like = \"<known model>\" to copy its "
+                f'[[models]] {model_id!r} is not in the catalog: add like = "<known model>" to copy its '
                 f"facts (known: {', '.join(sorted(known))})",
                 file=source,
                 key=key,
             )
         if like is not None and like not in known:
             raise ConfigurationError(
-                f"like = {like!r} names no known model; known: {', '.join(sorted(known))}", file=source, key=key
+                f"like = {like!r} names no known model; known: {', '.join(sorted(known))}",
+                file=source,
+                key=key,
             )
         known.add(model_id)
         try:
             base = catalog.get(str(like or model_id)) or next(iter(catalog))
             base.with_changes({k: v for k, v in entry.items() if k != "like"})
         except (TypeError, ValueError) as exc:
-            raise ConfigurationError(f"Invalid [[models]] {model_id!r}: {exc}", file=source, key=key) from None
+            raise ConfigurationError(
+                f"Invalid [[models]] {model_id!r}: {exc}", file=source, key=key
+            ) from None

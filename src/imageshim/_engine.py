@@ -65,7 +65,9 @@ class Engine:
         try:
             self.catalog: Catalog = builtin_catalog().with_overrides(self.config.models)
         except KeyError as exc:  # validated in load_config; kept for configs built in code
-            raise ConfigurationError(f"[[models]] refers to unknown model {exc}", file=self.config.source) from None
+            raise ConfigurationError(
+                f"[[models]] refers to unknown model {exc}", file=self.config.source
+            ) from None
         self.clock: Clock = clock or date.today
         self.registry = registry or default_registry()
         self._http_client = http_client

@@ -40,9 +40,10 @@ class _Deadline:
 def _delay(policy: RetryPolicy, attempt: int, error: APIError) -> float | None:
     """Seconds to wait before retry number ``attempt + 1``; None when waiting is not worth it."""
     if error.retry_after is not None:
-        return error.retry_after if error.retry_after <= policy.max_retry_after else None
-    base = min(policy.max_backoff, policy.initial_backoff * (2**attempt))
-    return base * (0.75 + random.random() * 0.25)  # noqa: S311 - jitter, not crypto
+        wait: float = error.retry_after
+        return wait if wait <= policy.max_retry_after else None
+    base = min(policy.max_backoff, policy.initial_backoff * (2.0**attempt))
+    return base * (0.75 + random.random() * 0.25)
 
 
 def _retries(engine: Engine, provider: str) -> int:
@@ -58,7 +59,9 @@ def _falls_back(error: APIError) -> bool:
     return error.retryable
 
 
-def _attempt(target: str, started: float, result: AdapterResult | None, error: APIError | None, **kw: Any) -> Attempt:
+def _attempt(
+    target: str, started: float, result: AdapterResult | None, error: APIError | None, **kw: Any
+) -> Attempt:
     duration = round(time.monotonic() - started, 4)
     if error is not None:
         return Attempt(target, type(error).__name__, duration, 0, error.message, error.status_code, **kw)
@@ -88,8 +91,15 @@ def _give_up(error: APIError, attempt: int, retries: int, delay: float | None, d
 
 # ----- sync -------------------------------------------------------------------------------------------
 def _send(
-    engine: Engine, adapter: ImageAdapter, batch: list[ImageCall], spec: ModelSpec, target: str,
-    attempts: list[Attempt], deadline: _Deadline, timeout: float | None, sleep: Callable[[float], None],
+    engine: Engine,
+    adapter: ImageAdapter,
+    batch: list[ImageCall],
+    spec: ModelSpec,
+    target: str,
+    attempts: list[Attempt],
+    deadline: _Deadline,
+    timeout: float | None,
+    sleep: Callable[[float], None],
 ) -> AdapterResult:
     retries = _retries(engine, adapter.name)
     lost_reply = False
@@ -128,8 +138,17 @@ def execute(engine: Engine, plan: Plan, *, sleep: Callable[[float], None] = time
         failures: list[APIError] = []
         for batch in _batches(mapped.calls(), adapter.max_calls_per_request):
             try:
-                result = _send(engine, adapter, batch, mapped.spec, mapped.target, attempts, deadline,
-                               plan.timeout, sleep)
+                result = _send(
+                    engine,
+                    adapter,
+                    batch,
+                    mapped.spec,
+                    mapped.target,
+                    attempts,
+                    deadline,
+                    plan.timeout,
+                    sleep,
+                )
             except APIError as error:
                 failures.append(error)
                 continue
@@ -147,8 +166,14 @@ def execute(engine: Engine, plan: Plan, *, sleep: Callable[[float], None] = time
 
 # ----- async ------------------------------------------------------------------------------------------
 async def _asend(
-    engine: Engine, adapter: ImageAdapter, batch: list[ImageCall], spec: ModelSpec, target: str,
-    attempts: list[Attempt], deadline: _Deadline, timeout: float | None,
+    engine: Engine,
+    adapter: ImageAdapter,
+    batch: list[ImageCall],
+    spec: ModelSpec,
+    target: str,
+    attempts: list[Attempt],
+    deadline: _Deadline,
+    timeout: float | None,
 ) -> AdapterResult:
     retries = _retries(engine, adapter.name)
     lost_reply = False
@@ -185,7 +210,8 @@ async def execute_async(engine: Engine, plan: Plan) -> Outcome:
         adapter = engine.adapter(mapped.target.partition(":")[0])
         batches = _batches(mapped.calls(), adapter.max_calls_per_request)
         sends = [
-            _asend(engine, adapter, b, mapped.spec, mapped.target, attempts, deadline, plan.timeout) for b in batches
+            _asend(engine, adapter, b, mapped.spec, mapped.target, attempts, deadline, plan.timeout)
+            for b in batches
         ]
         gathered = await asyncio.gather(*sends, return_exceptions=True)
         results: list[AdapterResult] = []
@@ -218,7 +244,10 @@ def _settle(
     if not failures:
         failures.append(
             APIStatusError(
-                f"{mapped.target} returned no images", status_code=502, code="empty_response", retryable=True,
+                f"{mapped.target} returned no images",
+                status_code=502,
+                code="empty_response",
+                retryable=True,
                 provider=mapped.target.partition(":")[0],
             )
         )
@@ -228,4 +257,3 @@ def _settle(
 def _with_attempts(error: APIError, attempts: Sequence[Attempt]) -> APIError:
     error.attempts = list(attempts)
     return error
-

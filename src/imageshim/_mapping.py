@@ -73,12 +73,16 @@ class _Mapper:
 
     def changed(self, setting: str, requested: Any, applied: Any, reason: str) -> None:
         self.warnings.append(
-            WarningRecord("option_mapped", setting, requested, applied, reason, model=self.spec.id, target=self.target)
+            WarningRecord(
+                "option_mapped", setting, requested, applied, reason, model=self.spec.id, target=self.target
+            )
         )
 
     def dropped(self, setting: str, requested: Any, reason: str) -> None:
         self.warnings.append(
-            WarningRecord("option_dropped", setting, requested, None, reason, model=self.spec.id, target=self.target)
+            WarningRecord(
+                "option_dropped", setting, requested, None, reason, model=self.spec.id, target=self.target
+            )
         )
 
     # ----- one function per setting ------------------------------------------------------------------
@@ -102,7 +106,10 @@ class _Mapper:
             raise _bad("size", size, spec, spec.describe_sizes())
         if fitted != size:
             self.changed(
-                "size", size, fitted, f"size {size} is not accepted by {spec.id}; sent the nearest valid {fitted}"
+                "size",
+                size,
+                fitted,
+                f"size {size} is not accepted by {spec.id}; sent the nearest valid {fitted}",
             )
         parsed = parse_size(fitted)
         assert parsed is not None
@@ -116,10 +123,14 @@ class _Mapper:
         applied = table.get(quality)
         if applied not in spec.qualities:
             if quality == "auto":
-                self.dropped("quality", quality, f"quality 'auto' is not accepted by {spec.id}; its default applies")
+                self.dropped(
+                    "quality", quality, f"quality 'auto' is not accepted by {spec.id}; its default applies"
+                )
                 return None
             applied = spec.default_quality
-        self.changed("quality", quality, applied, f"quality {quality!r} is not offered by {spec.id}; sent {applied!r}")
+        self.changed(
+            "quality", quality, applied, f"quality {quality!r} is not offered by {spec.id}; sent {applied!r}"
+        )
         return applied
 
     def style(self, prompt: str) -> tuple[str | None, str]:
@@ -130,7 +141,10 @@ class _Mapper:
             folded = f"{prompt}\n\n{STYLE_HINTS[style]}"
             if len(folded) <= spec.prompt_max:
                 self.changed(
-                    "style", style, "prompt", f"{spec.id} has no style option; style {style!r} was added to the prompt"
+                    "style",
+                    style,
+                    "prompt",
+                    f"{spec.id} has no style option; style {style!r} was added to the prompt",
                 )
                 return None, folded
         self.dropped("style", style, f"{spec.id} has no style option; style {style!r} was not sent")
@@ -170,7 +184,9 @@ class _Mapper:
         n, spec = self.request.n, self.spec
         if n > spec.max_n:
             calls = -(-n // spec.max_n)
-            self.changed("n", n, spec.max_n, f"{spec.id} makes at most {spec.max_n} per call; sent {calls} calls")
+            self.changed(
+                "n", n, spec.max_n, f"{spec.id} makes at most {spec.max_n} per call; sent {calls} calls"
+            )
         return min(n, spec.max_n)
 
     def optional(self, setting: str, value: Any, allowed: tuple[str, ...]) -> Any:

@@ -8,7 +8,6 @@ that the plugin costs nothing in test runs that do not use it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,12 +17,12 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def imageshim_mock(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockBackend]:
+def imageshim_mock(monkeypatch: pytest.MonkeyPatch) -> MockBackend:
     """Route every imageshim request to the mock adapter and expose its recorded calls."""
     from imageshim._registry import default_registry
 
     adapter = default_registry().get("mock")
-    backend = type(adapter.backend)()  # type: ignore[attr-defined]
+    backend: MockBackend = type(adapter.backend)()  # type: ignore[attr-defined]
     monkeypatch.setattr(adapter, "backend", backend)
     monkeypatch.setenv("IMAGESHIM_ADAPTER", "mock")
-    yield backend
+    return backend

@@ -59,7 +59,7 @@ class ShimReport(BaseModel):
     #: errors of calls that failed while others succeeded (partial results)
     failures: list[dict[str, Any]] = Field(default_factory=list)
 
-    def model_dump(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
         out = super().model_dump(**{"mode": "json", **kwargs})
         out["warnings"] = [w.to_dict() for w in self.warnings]
         return out
@@ -79,7 +79,7 @@ class ImagesResponse(BaseModel):
     background: str | None = None
     imageshim: ShimReport
 
-    def model_dump(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
         """A plain, JSON-serialisable dict (dates as ISO strings)."""
         exclude = kwargs.pop("exclude", None)
         kwargs = {"mode": "json", **kwargs, "exclude": {"imageshim"} | set(exclude or ())}

@@ -21,7 +21,10 @@ from ._warnings import WarningRecord
 __all__ = ["DEFAULT_PROVIDERS", "Target", "resolve_targets"]
 
 #: providers tried by the built-in route, in order, with the env var that holds each one's key
-DEFAULT_PROVIDERS: tuple[tuple[str, str], ...] = (("openai", "OPENAI_API_KEY"), ("runware", "RUNWARE_API_KEY"))
+DEFAULT_PROVIDERS: tuple[tuple[str, str], ...] = (
+    ("openai", "OPENAI_API_KEY"),
+    ("runware", "RUNWARE_API_KEY"),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +40,8 @@ class Target:
 
 def _deprecation(spec: ModelSpec, day: date, target: str) -> WarningRecord:
     left = spec.days_left(day)
-    assert spec.shutdown_on is not None and left is not None
+    assert spec.shutdown_on is not None
+    assert left is not None
     successor = f" Migrate to {spec.successor}." if spec.successor else ""
     source = f" Source: {spec.lifecycle_source}" if spec.lifecycle_source else ""
     return WarningRecord(
@@ -57,7 +61,8 @@ def _deprecation(spec: ModelSpec, day: date, target: str) -> WarningRecord:
 
 def _retired(spec: ModelSpec, day: date, target: str, outcome: str) -> WarningRecord:
     left = spec.days_left(day)
-    assert spec.shutdown_on is not None and left is not None
+    assert spec.shutdown_on is not None
+    assert left is not None
     return WarningRecord(
         "model_retired",
         "model",
@@ -80,21 +85,28 @@ def _apply_lifecycle(provider: str, spec: ModelSpec, config: Config, catalog: Ca
         if policy == "error":
             raise ModelRetiredError(spec.id, shutdown_on=spec.shutdown_on, successor=spec.successor)
         if policy == "allow":
-            return Target(provider, spec, (_retired(spec, day, name, f"sent to {name} anyway (on_retired = allow)"),))
+            return Target(
+                provider, spec, (_retired(spec, day, name, f"sent to {name} anyway (on_retired = allow)"),)
+            )
         successor = catalog.first_active_successor(spec.id, day)
         if successor is None:
             raise ModelRetiredError(spec.id, shutdown_on=spec.shutdown_on, successor=spec.successor)
         new = f"{provider}:{successor.id}"
         redirected = _apply_lifecycle(provider, successor, config, catalog, day)
-        return Target(provider, successor, (_retired(spec, day, new, f"this request went to {new} instead"),
-                                            *redirected.warnings))
+        return Target(
+            provider,
+            successor,
+            (_retired(spec, day, new, f"this request went to {new} instead"), *redirected.warnings),
+        )
     left = spec.days_left(day)
     if status == "deprecated" and left is not None and left <= config.lifecycle.warn_days:
         return Target(provider, spec, (_deprecation(spec, day, name),))
     return Target(provider, spec)
 
 
-def _route(requested: str, config: Config, catalog: Catalog, has_credentials: Callable[[str], bool]) -> list[str]:
+def _route(
+    requested: str, config: Config, catalog: Catalog, has_credentials: Callable[[str], bool]
+) -> list[str]:
     canonical = catalog.canonical(requested)
     routes = config.routes
     explicit = routes.get(requested) or routes.get(canonical) or routes.get("*")
