@@ -26,18 +26,19 @@ from ._request import ImageRequest
 from ._response import Attempt, Image, ImagesResponse, ShimReport, Usage
 from ._routing import Target, resolve_targets
 from ._urls import data_uri, write_file_url
-from ._warnings import WarningRecord
 
 __all__ = ["Engine", "Outcome", "Plan"]
 
 Clock = Callable[[], date]
+_PLAN_CACHE_SIZE = 256
 
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
+    """Everything decided before I/O: the request and, per target of the route, what to send and why."""
+
     request: ImageRequest
     targets: tuple[MappedRequest, ...]
-    warnings: tuple[WarningRecord, ...]
     timeout: float | None = None
 
 
@@ -73,7 +74,7 @@ class Engine:
         self._http_client = http_client
         self._async_http_client = async_http_client
         self._adapters: dict[str, ImageAdapter] = {}
-        self._targets: dict[tuple[str, date], tuple[list[Target], list[WarningRecord]]] = {}
+        self._targets: dict[tuple[str, date], list[Target]] = {}
         self._profiles: dict[tuple[str, str], ModelSpec] = {}
         self._lock = threading.Lock()
 
@@ -116,17 +117,17 @@ class Engine:
     def plan(self, request: ImageRequest, timeout: float | None = None) -> Plan:
         day = self.clock()
         key = (request.model, day)
-        resolved = self._targets.get(key)
-        if resolved is None:
-            resolved = self._targets[key] = resolve_targets(
-                request.model, self.config, self.catalog, day, self.has_credentials
-            )
-        targets, warnings = resolved
+        targets = self._targets.get(key)
+        if targets is None:
+            targets = resolve_targets(request.model, self.config, self.catalog, day, self.has_credentials)
+            if len(self._targets) >= _PLAN_CACHE_SIZE:  # model names come from callers: stay bounded
+                self._targets.clear()
+            self._targets[key] = targets
         mapped = []
         for target in targets:
             m = map_request(request, self._profile(target), self.config.mapping, target.name)
             mapped.append(dataclasses.replace(m, warnings=target.warnings + m.warnings))
-        return Plan(request, tuple(mapped), tuple(warnings), timeout)
+        return Plan(request, tuple(mapped), timeout)
 
     # ----- the response --------------------------------------------------------------------------------
     def build_response(self, plan: Plan, outcome: Outcome) -> ImagesResponse:
@@ -137,7 +138,7 @@ class Engine:
         report = ShimReport.model_construct(
             route=mapped.target,
             requested_model=plan.request.model,
-            warnings=[*plan.warnings, *mapped.warnings],
+            warnings=list(mapped.warnings),
             cost_usd=cost,
             cost_source=cost_source,
             attempts=outcome.attempts,

@@ -134,8 +134,8 @@ def resolve_targets(
     catalog: Catalog,
     day: date,
     has_credentials: Callable[[str], bool],
-) -> tuple[list[Target], list[WarningRecord]]:
-    """The targets to try in order, and the warnings about the requested model itself."""
+) -> list[Target]:
+    """The targets to try in order, each with the lifecycle warnings that apply if it serves the request."""
     targets: list[Target] = []
     seen: set[str] = set()
     for raw in _route(requested, config, catalog, has_credentials):
@@ -153,25 +153,24 @@ def resolve_targets(
         target = _apply_lifecycle(provider, spec, config, catalog, day)
         if target.name not in seen:
             seen.add(target.name)
-            targets.append(target)
-    return targets, _requested_warnings(requested, targets, catalog, config, day)
+            extra = _requested_warnings(requested, target, catalog, config, day)
+            targets.append(dataclasses.replace(target, warnings=extra + target.warnings))
+    return targets
 
 
 def _requested_warnings(
-    requested: str, targets: list[Target], catalog: Catalog, config: Config, day: date
-) -> list[WarningRecord]:
-    """When the route sends a retired or dying model elsewhere, say so once (unless a target said it)."""
+    requested: str, target: Target, catalog: Catalog, config: Config, day: date
+) -> tuple[WarningRecord, ...]:
+    """When the route sends a retired or dying model elsewhere, say so (unless the target already says it)."""
     spec = catalog.get(requested)
-    if spec is None or not targets:
-        return []
-    covered = {w.model for t in targets for w in t.warnings}
-    if spec.id in covered or any(t.spec.id == spec.id for t in targets):
-        return []
+    if spec is None or target.spec.id == spec.id or any(w.model == spec.id for w in target.warnings):
+        return ()
     status = spec.status_on(day)
-    first = targets[0].name
     if status == "retired":
-        return [_retired(spec, day, first, f"this request went to {first} instead (your [routes])")]
+        return (
+            _retired(spec, day, target.name, f"this request went to {target.name} instead (your [routes])"),
+        )
     left = spec.days_left(day)
     if status == "deprecated" and left is not None and left <= config.lifecycle.warn_days:
-        return [_deprecation(spec, day, first)]
-    return []
+        return (_deprecation(spec, day, target.name),)
+    return ()
