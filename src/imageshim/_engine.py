@@ -94,9 +94,9 @@ class Engine:
                     self._adapters[provider] = adapter
         return adapter
 
-    def has_credentials(self, provider: str) -> bool:
-        cls = self.registry.get(provider)
-        return cls.api_key_env is None or bool(self.config.provider(provider).resolve_key(cls.api_key_env))
+    def has_credentials(self, provider: str, default_env: str) -> bool:
+        """Whether ``provider`` has a key (config, its api_key_env, or ``default_env``); imports nothing."""
+        return bool(self.config.provider(provider).resolve_key(default_env))
 
     def close(self) -> None:
         for adapter in self._adapters.values():

@@ -105,7 +105,7 @@ def _apply_lifecycle(provider: str, spec: ModelSpec, config: Config, catalog: Ca
 
 
 def _route(
-    requested: str, config: Config, catalog: Catalog, has_credentials: Callable[[str], bool]
+    requested: str, config: Config, catalog: Catalog, has_credentials: Callable[[str, str], bool]
 ) -> list[str]:
     canonical = catalog.canonical(requested)
     routes = config.routes
@@ -121,7 +121,7 @@ def _route(
         )
     if config.force_adapter:
         return [f"{config.force_adapter}:{canonical}"]
-    with_keys = [f"{p}:{canonical}" for p, _ in DEFAULT_PROVIDERS if has_credentials(p)]
+    with_keys = [f"{p}:{canonical}" for p, env in DEFAULT_PROVIDERS if has_credentials(p, env)]
     if not with_keys:
         (first, env), *rest = DEFAULT_PROVIDERS
         raise MissingAPIKeyError(first, env, alternatives=tuple(e for _, e in rest))
@@ -133,7 +133,7 @@ def resolve_targets(
     config: Config,
     catalog: Catalog,
     day: date,
-    has_credentials: Callable[[str], bool],
+    has_credentials: Callable[[str, str], bool],
 ) -> list[Target]:
     """The targets to try in order, each with the lifecycle warnings that apply if it serves the request."""
     targets: list[Target] = []
