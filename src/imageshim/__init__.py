@@ -31,6 +31,7 @@ from ._errors import (
 )
 from ._registry import AdapterRegistry
 from ._response import Attempt, Image, ImagesResponse, ShimReport, Usage
+from ._transport import async_openai_http_client, openai_http_client
 from ._warnings import (
     ImageShimWarning,
     ModelDeprecationWarning,
@@ -81,6 +82,8 @@ __all__ = [
     "UnknownAdapterError",
     "Usage",
     "WarningRecord",
+    "async_openai_http_client",
     "builtin_catalog",
     "load_config",
+    "openai_http_client",
 ]

@@ -209,7 +209,7 @@ def _models(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
 # ----- serve --------------------------------------------------------------------------------------------
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from ._gateway import serve  # type: ignore[import-not-found,unused-ignore]
+        from ._gateway import serve
     except ImportError as exc:
         print(
             f"imageshim: the gateway needs extra packages: pip install 'imageshim[gateway]' ({exc})",

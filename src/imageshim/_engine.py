@@ -123,9 +123,13 @@ class Engine:
             if len(self._targets) >= _PLAN_CACHE_SIZE:  # model names come from callers: stay bounded
                 self._targets.clear()
             self._targets[key] = targets
+        requested = self.catalog.get(request.model)
+        default_url = requested is not None and requested.response_formats[:1] == ("url",)
         mapped = []
         for target in targets:
-            m = map_request(request, self._profile(target), self.config.mapping, target.name)
+            m = map_request(
+                request, self._profile(target), self.config.mapping, target.name, default_url=default_url
+            )
             mapped.append(dataclasses.replace(m, warnings=target.warnings + m.warnings))
         return Plan(request, tuple(mapped), timeout)
 

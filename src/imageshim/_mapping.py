@@ -64,7 +64,10 @@ def _bad(field: str, value: Any, spec: ModelSpec, allowed: str) -> BadRequestErr
 
 
 class _Mapper:
-    def __init__(self, request: ImageRequest, spec: ModelSpec, policy: MappingPolicy, target: str) -> None:
+    def __init__(
+        self, request: ImageRequest, spec: ModelSpec, policy: MappingPolicy, target: str, default_url: bool
+    ) -> None:
+        self.default_url = default_url
         self.request = request
         self.spec = spec
         self.policy = policy
@@ -163,7 +166,7 @@ class _Mapper:
 
     def response_format(self) -> tuple[Literal["url", "b64_json"], UrlMode | None]:
         request, spec = self.request, self.spec
-        if not request.wants_url:
+        if not request.wants_url(self.default_url):
             return "b64_json", None
         if "url" in spec.response_formats:
             return "url", "native"
@@ -219,9 +222,14 @@ class _Mapper:
         return value
 
 
-def map_request(request: ImageRequest, spec: ModelSpec, policy: MappingPolicy, target: str) -> MappedRequest:
-    """Map ``request`` onto ``spec`` (already profiled for the provider behind ``target``)."""
-    m = _Mapper(request, spec, policy, target)
+def map_request(
+    request: ImageRequest, spec: ModelSpec, policy: MappingPolicy, target: str, *, default_url: bool = False
+) -> MappedRequest:
+    """Map ``request`` onto ``spec`` (already profiled for the provider behind ``target``).
+
+    ``default_url``: the requested model answers with URLs when no response_format is given (DALL·E).
+    """
+    m = _Mapper(request, spec, policy, target, default_url)
     prompt = m.prompt()
     width, height = m.size()
     quality = m.quality()
@@ -230,6 +238,12 @@ def map_request(request: ImageRequest, spec: ModelSpec, policy: MappingPolicy, t
     per_call = m.n()
     if request.stream and not spec.streaming:
         raise _bad("stream", True, spec, "stream=False (this target does not stream partial images)")
+    if request.partial_images:
+        m.dropped(
+            "partial_images",
+            request.partial_images,
+            "imageshim's adapters return whole images: only the final image_generation.completed event is sent",
+        )
     output_format = m.optional("output_format", request.output_format, spec.output_formats)
     template = ImageCall(
         call_id="",

@@ -50,10 +50,10 @@ class ImageRequest(BaseModel):
     partial_images: int | None = None
     extra_body: dict[str, Any] | None = None
 
-    @property
-    def wants_url(self) -> bool:
-        """DALL·E callers get URLs unless they asked for base64 (the API's default response_format)."""
-        return self.response_format != "b64_json"
+    def wants_url(self, default_url: bool) -> bool:
+        """Whether the caller reads ``data[].url``: asked for, or the requested model's default (DALL·E
+        models default to URLs, GPT image models to base64)."""
+        return self.response_format == "url" or (self.response_format is None and default_url)
 
 
 def parse_size(size: str) -> tuple[int, int] | None:

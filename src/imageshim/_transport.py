@@ -1,0 +1,95 @@
+"""In-process drop-in for the real ``openai`` SDK: an HTTP client whose transport is imageshim.
+
+``OpenAI(api_key="unused", http_client=imageshim.openai_http_client())`` keeps every call site unchanged:
+the SDK builds its request, the transport hands it to the shared wire handler without a socket, and the
+SDK parses the reply into its own ``ImagesResponse`` or raises its own exceptions. openai 1.x/2.x use
+``httpx``; openai 3.x uses ``httpx2`` (same API, other package): we build the type the installed SDK expects.
+openai is never imported here and is not a dependency.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from datetime import date
+from importlib import metadata
+from typing import Any
+
+import httpx
+
+from ._config import Config, ConfigSource
+from ._engine import Engine
+from ._wire import WireHandler
+
+__all__ = ["async_openai_http_client", "http_module_for_openai", "openai_http_client"]
+
+Clock = Callable[[], date]
+_BASE_URL = "http://imageshim.local/v1"  # never resolved: requests stop at the transport
+
+
+def http_module_for_openai() -> Any:
+    """``httpx2`` for openai >= 3, else ``httpx`` (read from the installed distribution's version)."""
+    from packaging.version import Version
+
+    try:
+        major = Version(metadata.version("openai")).major
+    except metadata.PackageNotFoundError:
+        return httpx
+    return importlib.import_module("httpx2") if major >= 3 else httpx
+
+
+def _transports(module: Any) -> tuple[type, type]:
+    base, abase = module.BaseTransport, module.AsyncBaseTransport
+
+    class ShimTransport(base):  # type: ignore[misc,valid-type]
+        def __init__(self, handler: WireHandler) -> None:
+            self.handler = handler
+
+        def handle_request(self, request: Any) -> Any:
+            body = request.read()
+            reply = self.handler.handle(request.method, request.url.path, body)
+            return module.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
+
+    class AsyncShimTransport(abase):  # type: ignore[misc,valid-type]
+        def __init__(self, handler: WireHandler) -> None:
+            self.handler = handler
+
+        async def handle_async_request(self, request: Any) -> Any:
+            body = await request.aread()
+            reply = await self.handler.ahandle(request.method, request.url.path, body)
+            return module.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
+
+    return ShimTransport, AsyncShimTransport
+
+
+def openai_http_client(
+    config: ConfigSource | Config = None,
+    *,
+    clock: Clock | None = None,
+    provider_http_client: httpx.Client | None = None,
+    http_module: Any = None,
+) -> Any:
+    """An HTTP client for ``openai.OpenAI(http_client=...)`` that serves ``images.generate`` in-process.
+
+    ``provider_http_client`` is the ``httpx.Client`` adapters use to reach providers (default: their own).
+    """
+    module = http_module or http_module_for_openai()
+    engine = Engine(config, http_client=provider_http_client, clock=clock)
+    transport, _ = _transports(module)
+    return module.Client(transport=transport(WireHandler(engine, emit_warnings=True)), base_url=_BASE_URL)
+
+
+def async_openai_http_client(
+    config: ConfigSource | Config = None,
+    *,
+    clock: Clock | None = None,
+    provider_http_client: httpx.AsyncClient | None = None,
+    http_module: Any = None,
+) -> Any:
+    """Async twin of :func:`openai_http_client`, for ``openai.AsyncOpenAI(http_client=...)``."""
+    module = http_module or http_module_for_openai()
+    engine = Engine(config, async_http_client=provider_http_client, clock=clock)
+    _, transport = _transports(module)
+    return module.AsyncClient(
+        transport=transport(WireHandler(engine, emit_warnings=True)), base_url=_BASE_URL
+    )
