@@ -150,7 +150,12 @@ def _status_error(response: httpx.Response, payload: Any, spec: ModelSpec) -> AP
     # Only a model with a shutdown date is called retired; a live model's model_not_found is an access problem.
     if status in (400, 404) and retired_reply and spec.shutdown_on is not None:
         return ModelRetiredError(
-            spec.id, shutdown_on=spec.shutdown_on, successor=spec.successor, message=message, **common
+            spec.id,
+            shutdown_on=spec.shutdown_on,
+            successor=spec.successor,
+            message=message,
+            status_code=status,
+            **common,
         )
     if code in MODERATION_CODES:
         common["retryable"] = False

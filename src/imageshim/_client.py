@@ -15,7 +15,7 @@ import httpx
 
 from ._config import Config, ConfigSource, load_config
 from ._engine import Engine, Plan
-from ._errors import BadRequestError
+from ._errors import APIError, BadRequestError
 from ._registry import AdapterRegistry
 from ._request import request_from_kwargs
 from ._response import ImagesResponse
@@ -87,7 +87,12 @@ class Images:
         from ._execute import execute
 
         plan = _plan(self._engine, locals_without_self(locals()))
-        response = self._engine.build_response(plan, execute(self._engine, plan))
+        try:
+            outcome = execute(self._engine, plan)
+        except APIError:
+            emit(plan.targets[0].warnings, stacklevel=2)  # what was decided still matters when it failed
+            raise
+        response = self._engine.build_response(plan, outcome)
         emit(response.imageshim.warnings, stacklevel=2)
         return response
 
@@ -121,7 +126,12 @@ class AsyncImages:
         from ._execute import execute_async
 
         plan = _plan(self._engine, locals_without_self(locals()))
-        response = self._engine.build_response(plan, await execute_async(self._engine, plan))
+        try:
+            outcome = await execute_async(self._engine, plan)
+        except APIError:
+            emit(plan.targets[0].warnings, stacklevel=2)
+            raise
+        response = self._engine.build_response(plan, outcome)
         emit(response.imageshim.warnings, stacklevel=2)
         return response
 
