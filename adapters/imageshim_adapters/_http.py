@@ -4,10 +4,13 @@
   / ``APITimeoutError`` (``raise ... from exc``, as httpx does with httpcore).
 - :func:`parse_json`: a reply body -> JSON, or ``APIError`` with the status and a short, redacted excerpt.
 - :func:`retry_after`: ``retry-after-ms`` / ``retry-after`` (seconds or HTTP date) -> seconds.
+- :func:`post` / :func:`apost`: a POST bounded by a TOTAL time, not only per read: httpx's read timeout
+  restarts with every chunk, so a provider trickling bytes could otherwise hold a call forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email.utils
 import json
@@ -22,9 +25,11 @@ from imageshim._errors import redact
 
 __all__ = [
     "amap_transport_errors",
+    "apost",
     "excerpt",
     "map_transport_errors",
     "parse_json",
+    "post",
     "request_id",
     "retry_after",
 ]
@@ -99,4 +104,40 @@ def parse_json(response: httpx.Response, provider: str) -> Any:
             request_id=request_id(response.headers),
             status_code=response.status_code,
             retryable=response.status_code >= 500 or response.status_code in (408, 429),
+        ) from None
+
+
+def _limits(total: float) -> httpx.Timeout:
+    return httpx.Timeout(total, connect=min(10.0, total))
+
+
+def post(client: httpx.Client, url: str, *, provider: str, total: float, **kwargs: Any) -> httpx.Response:
+    """POST and read the whole reply within ``total`` seconds, or raise :class:`APITimeoutError`."""
+    started = time.monotonic()
+    with (
+        map_transport_errors(provider),
+        client.stream("POST", url, timeout=_limits(total), **kwargs) as response,
+    ):
+        chunks = []
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            if time.monotonic() - started > total:
+                raise APITimeoutError(
+                    f"{provider}: the reply took longer than {total:g} s in total", provider=provider
+                )
+    return httpx.Response(
+        response.status_code, headers=response.headers, content=b"".join(chunks), request=response.request
+    )
+
+
+async def apost(
+    client: httpx.AsyncClient, url: str, *, provider: str, total: float, **kwargs: Any
+) -> httpx.Response:
+    """Async twin of :func:`post`."""
+    try:
+        async with amap_transport_errors(provider):
+            return await asyncio.wait_for(client.post(url, timeout=_limits(total), **kwargs), timeout=total)
+    except asyncio.TimeoutError:
+        raise APITimeoutError(
+            f"{provider}: the reply took longer than {total:g} s in total", provider=provider
         ) from None

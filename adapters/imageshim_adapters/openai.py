@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-import httpx
-
 from imageshim import AdapterResult, ImageAdapter, ImageCall, ModelSpec
 
-from ._http import amap_transport_errors, map_transport_errors
+from ._http import apost, post
 from ._openai_wire import build_body, parse_reply
 
 __all__ = ["OpenAIAdapter"]
@@ -39,28 +37,29 @@ class OpenAIAdapter(ImageAdapter):
             headers["OpenAI-Project"] = self.settings.project
         return headers
 
-    def _request(self, call: ImageCall) -> tuple[str, dict[str, str], httpx.Timeout]:
-        timeout = (
-            self.timeout
-            if call.timeout is None
-            else httpx.Timeout(call.timeout, connect=min(10.0, call.timeout))
-        )
-        return f"{self.base_url}/images/generations", self._headers(), timeout
+    def _total(self, call: ImageCall) -> float:
+        return call.timeout if call.timeout is not None else (self.settings.timeout or self.default_timeout)
 
     def generate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
         (call,) = calls
-        url, headers, timeout = self._request(call)
-        with map_transport_errors(self.name):
-            response = self.http_client.post(
-                url, json=build_body(call, spec), headers=headers, timeout=timeout
-            )
+        response = post(
+            self.http_client,
+            f"{self.base_url}/images/generations",
+            provider=self.name,
+            total=self._total(call),
+            json=build_body(call, spec),
+            headers=self._headers(),
+        )
         return parse_reply(response, spec)
 
     async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
         (call,) = calls
-        url, headers, timeout = self._request(call)
-        async with amap_transport_errors(self.name):
-            response = await self.async_http_client.post(
-                url, json=build_body(call, spec), headers=headers, timeout=timeout
-            )
+        response = await apost(
+            self.async_http_client,
+            f"{self.base_url}/images/generations",
+            provider=self.name,
+            total=self._total(call),
+            json=build_body(call, spec),
+            headers=self._headers(),
+        )
         return parse_reply(response, spec)

@@ -27,7 +27,7 @@ from imageshim import (
 )
 from imageshim._errors import error_class_for_status
 
-from ._http import amap_transport_errors, excerpt, map_transport_errors, parse_json, request_id
+from ._http import apost, excerpt, parse_json, post, request_id
 from ._runware_wire import (
     AIR,
     Reply,
@@ -103,6 +103,8 @@ class RunwareAdapter(ImageAdapter):
     #: getResponse polls after a lost reply: how many, and the first delay (doubling, capped at 5 s)
     recover_polls: ClassVar[int] = 6
     recover_delay: ClassVar[float] = 1.0
+    #: seconds for one getResponse request (it answers at once: no generation happens)
+    recover_timeout: ClassVar[float] = 30.0
 
     def profile(self, spec: ModelSpec) -> ModelSpec:
         if spec.id not in AIR:
@@ -115,10 +117,10 @@ class RunwareAdapter(ImageAdapter):
         return spec.with_changes(OVERRIDES.get(spec.id, _COMMON))
 
     # ----- wire ----------------------------------------------------------------------------------------
-    def _post(self, tasks: list[dict[str, Any]], timeout: float | None) -> tuple[str, dict[str, Any]]:
+    def _post(self, tasks: list[dict[str, Any]], timeout: float | None) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.api_key()}", **self.settings.headers}
-        limit = self.timeout if timeout is None else httpx.Timeout(timeout, connect=min(10.0, timeout))
-        return self.base_url, {"json": tasks, "headers": headers, "timeout": limit}
+        total = timeout if timeout is not None else (self.settings.timeout or self.default_timeout)
+        return {"json": tasks, "headers": headers, "total": total, "provider": self.name}
 
     def _result(self, response: httpx.Response, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
         payload = parse_json(response, self.name)
@@ -167,15 +169,13 @@ class RunwareAdapter(ImageAdapter):
 
     # ----- generate ------------------------------------------------------------------------------------
     def generate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
-        url, kwargs = self._post([build_task(c, spec, AIR[spec.id]) for c in calls], calls[0].timeout)
-        with map_transport_errors(self.name):
-            response = self.http_client.post(url, **kwargs)
+        kwargs = self._post([build_task(c, spec, AIR[spec.id]) for c in calls], calls[0].timeout)
+        response = post(self.http_client, self.base_url, **kwargs)
         return self._result(response, calls, spec)
 
     async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
-        url, kwargs = self._post([build_task(c, spec, AIR[spec.id]) for c in calls], calls[0].timeout)
-        async with amap_transport_errors(self.name):
-            response = await self.async_http_client.post(url, **kwargs)
+        kwargs = self._post([build_task(c, spec, AIR[spec.id]) for c in calls], calls[0].timeout)
+        response = await apost(self.async_http_client, self.base_url, **kwargs)
         return self._result(response, calls, spec)
 
     # ----- recover after a lost reply --------------------------------------------------------------------
@@ -202,12 +202,11 @@ class RunwareAdapter(ImageAdapter):
             return None
 
     def recover(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult | None:
-        url, kwargs = self._post([poll_task(c.call_id) for c in calls], calls[0].timeout)
+        kwargs = self._post([poll_task(c.call_id) for c in calls], self.recover_timeout)
         delay = self.recover_delay
         for _ in range(self.recover_polls):
             try:
-                with map_transport_errors(self.name):
-                    response = self.http_client.post(url, **kwargs)
+                response = post(self.http_client, self.base_url, **kwargs)
             except APIError:
                 return None
             result = self._recovered(response, calls, spec)
@@ -218,12 +217,11 @@ class RunwareAdapter(ImageAdapter):
         return None
 
     async def arecover(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult | None:
-        url, kwargs = self._post([poll_task(c.call_id) for c in calls], calls[0].timeout)
+        kwargs = self._post([poll_task(c.call_id) for c in calls], self.recover_timeout)
         delay = self.recover_delay
         for _ in range(self.recover_polls):
             try:
-                async with amap_transport_errors(self.name):
-                    response = await self.async_http_client.post(url, **kwargs)
+                response = await apost(self.async_http_client, self.base_url, **kwargs)
             except APIError:
                 return None
             result = self._recovered(response, calls, spec)
