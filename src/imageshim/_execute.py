@@ -12,6 +12,7 @@ failures reported. The sync and async loops are twins; their decisions live in s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -74,13 +75,15 @@ def _batches(calls: list[ImageCall], size: int) -> list[list[ImageCall]]:
     return [calls[i : i + size] for i in range(0, len(calls), max(1, size))]
 
 
-def _with_timeout(calls: list[ImageCall], timeout: float | None, deadline: _Deadline) -> list[ImageCall]:
-    import dataclasses
-
+def _with_timeout(
+    calls: list[ImageCall], adapter: ImageAdapter, timeout: float | None, deadline: _Deadline
+) -> list[ImageCall]:
+    """Each call's total time: the caller's ``timeout`` or the provider's, capped by what is left of the
+    call's deadline (so retries and fallbacks can never outlive it)."""
+    limit = timeout if timeout is not None else (adapter.settings.timeout or adapter.default_timeout)
     left = deadline.left()
-    limit = min(t for t in (timeout, left) if t is not None) if (timeout or left) else None
-    if limit is None:
-        return calls
+    if left is not None:
+        limit = min(limit, left)
     return [dataclasses.replace(c, timeout=max(0.001, limit)) for c in calls]
 
 
@@ -114,7 +117,7 @@ def _send(
                 attempts.append(_attempt(target, started, recovered, None, recovered=True))
                 return recovered
         try:
-            result = adapter.generate(_with_timeout(batch, timeout, deadline), spec)
+            result = adapter.generate(_with_timeout(batch, adapter, timeout, deadline), spec)
         except APIError as error:
             attempts.append(_attempt(target, started, None, error))
             delay = _delay(engine.config.retry, attempt, error)
@@ -188,7 +191,7 @@ async def _asend(
                 attempts.append(_attempt(target, started, recovered, None, recovered=True))
                 return recovered
         try:
-            result = await adapter.agenerate(_with_timeout(batch, timeout, deadline), spec)
+            result = await adapter.agenerate(_with_timeout(batch, adapter, timeout, deadline), spec)
         except APIError as error:
             attempts.append(_attempt(target, started, None, error))
             delay = _delay(engine.config.retry, attempt, error)
