@@ -9,6 +9,7 @@ request, and plays both providers: OpenAI (``/v1/images/generations``) and Runwa
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import struct
@@ -105,7 +106,7 @@ class FaultServer:
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
-        length = next((int(l.split(":", 1)[1]) for l in lines if l.lower().startswith("content-length:")), 0)
+        length = next((int(x.split(":", 1)[1]) for x in lines if x.lower().startswith("content-length:")), 0)
         while len(body) < length:
             body += conn.recv(65536)
         return lines[0].split(" ")[1], body
@@ -124,10 +125,8 @@ class FaultServer:
         except OSError:
             pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 sock.close()
-            except OSError:
-                pass
 
     def _kind(self, conn: Conn) -> str:
         payload = conn.json()
