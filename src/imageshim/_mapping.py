@@ -196,7 +196,7 @@ class _Mapper:
         """Settings the target either takes (from ``allowed``) or has no notion of at all."""
         if value is None or value in allowed:
             return value
-        if allowed:
+        if allowed and value != "auto":  # "auto" means the target's default: dropping it is harmless
             raise _bad(setting, value, self.spec, ", ".join(repr(a) for a in allowed))
         self.dropped(setting, value, f"{self.spec.id} has no {setting} option; {value!r} was not sent")
         return None
