@@ -118,6 +118,7 @@ class ModelSpec:
 
 
 FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(ModelSpec))
+_LIFECYCLE_FIELDS = frozenset({"notice_on", "shutdown_on", "successor"})
 _DATE_FIELDS = ("notice_on", "shutdown_on")
 _TUPLE_FIELDS = (
     "sizes",
@@ -180,11 +181,19 @@ class Catalog:
             spec = self.get(spec.successor) if spec.successor else None
         return None
 
-    def with_overrides(self, entries: Iterable[Mapping[str, Any]]) -> Catalog:
-        """Apply ``[[models]]`` entries: change fields of a known id, or add a model ``like`` another."""
+    def with_overrides(self, entries: Iterable[Mapping[str, Any]], source: str | None = None) -> Catalog:
+        """Apply ``[[models]]`` entries: change fields of a known id, or add a model ``like`` another.
+
+        Facts changed by configuration cite the configuration as their source unless the entry gives one.
+        """
         specs = dict(self._specs)
+        cited = f"your configuration ({source or 'defaults'})"
         for entry in entries:
             data = dict(entry)
+            if _LIFECYCLE_FIELDS & set(data):
+                data.setdefault("lifecycle_source", cited)
+            if set(data) - _LIFECYCLE_FIELDS - {"id", "like", "lifecycle_source", "name"}:
+                data.setdefault("capability_source", cited)
             model_id = str(data.pop("id"))
             base_id = data.pop("like", None)
             base = specs.get(self.canonical(model_id)) if base_id is None else specs.get(str(base_id))

@@ -178,7 +178,7 @@ def _models(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
     day = date.fromisoformat(args.on) if args.on else clock()
     config = load_config(args.config)
     rows: list[dict[str, Any]] = []
-    for spec in builtin_catalog().with_overrides(config.models):
+    for spec in builtin_catalog().with_overrides(config.models, config.source):
         left = spec.days_left(day)
         rows.append(
             {

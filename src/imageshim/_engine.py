@@ -64,7 +64,7 @@ class Engine:
     ) -> None:
         self.config = load_config(config)
         try:
-            self.catalog: Catalog = builtin_catalog().with_overrides(self.config.models)
+            self.catalog: Catalog = builtin_catalog().with_overrides(self.config.models, self.config.source)
         except KeyError as exc:  # validated in load_config; kept for configs built in code
             raise ConfigurationError(
                 f"[[models]] refers to unknown model {exc}", file=self.config.source
