@@ -245,6 +245,14 @@ def map_request(
             "imageshim's adapters return whole images: only the final image_generation.completed event is sent",
         )
     output_format = m.optional("output_format", request.output_format, spec.output_formats)
+    background = m.optional("background", request.background, spec.backgrounds)
+    if background == "transparent" and output_format == "jpeg":
+        raise _bad(
+            "background",
+            background,
+            spec,
+            "'opaque' or 'auto' with jpeg output (transparency needs png or webp)",
+        )
     template = ImageCall(
         call_id="",
         model=spec.id,
@@ -257,7 +265,7 @@ def map_request(
         response_format=response_format,
         output_format=output_format,
         output_compression=m.output_compression(output_format),
-        background=m.optional("background", request.background, spec.backgrounds),
+        background=background,
         moderation=m.optional("moderation", request.moderation, spec.moderations),
         end_user_id=m.end_user(),
         extra_body=request.extra_body,
