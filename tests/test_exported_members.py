@@ -43,9 +43,19 @@ def test_contract_names_are_exported() -> None:
 
 
 def test_public_names_are_all_listed() -> None:
-    public = {n for n in vars(imageshim) if not n.startswith("_") and n not in {"annotations"}}
+    public = {n for n in dir(imageshim) if not n.startswith("_") and n not in {"annotations"}}
     modules = {n for n in public if type(getattr(imageshim, n)).__name__ == "module"}
     assert public - modules == set(imageshim.__all__)
+    assert set(imageshim._LAZY) == set(imageshim.__all__)
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    try:
+        imageshim.DallE4  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as exc:
+        assert "DallE4" in str(exc)  # noqa: PT017
+    else:
+        raise AssertionError("expected AttributeError")
 
 
 def test_error_and_warning_trees() -> None:

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from imageshim import ModelSpec, ProviderSettings, builtin_catalog
 from imageshim._config import MappingPolicy
 from imageshim._mapping import map_request
-from imageshim._request import QUALITIES, STYLES, ImageRequest, parse_size
-from imageshim._sizes import orientation
+from imageshim._request import QUALITIES, STYLES, ImageRequest
+from imageshim._sizes import orientation, parse_size
 from imageshim_adapters.mock import MockAdapter
 from imageshim_adapters.openai import OpenAIAdapter
 from imageshim_adapters.runware import RunwareAdapter

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -17,9 +17,10 @@ from ._config import Config, ConfigSource, load_config
 from ._engine import Engine, Plan
 from ._errors import APIError, BadRequestError
 from ._registry import AdapterRegistry
-from ._request import request_from_kwargs
-from ._response import ImagesResponse
 from ._warnings import emit
+
+if TYPE_CHECKING:
+    from ._response import ImagesResponse
 
 __all__ = ["AsyncOpenAI", "OpenAI"]
 
@@ -43,6 +44,8 @@ def _timeout_seconds(timeout: float | httpx.Timeout | None) -> float | None:
 
 
 def _plan(engine: Engine, kwargs: dict[str, Any]) -> Plan:
+    from ._request import request_from_kwargs  # pydantic loads with the first request
+
     timeout = _timeout_seconds(kwargs.pop("timeout"))
     user = kwargs.pop("safety_identifier")
     if user is not None:

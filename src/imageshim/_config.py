@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from ._adapter import ProviderSettings
 from ._errors import ConfigurationError
 
@@ -76,52 +74,6 @@ class Config:
         return self.providers.get(name) or ProviderSettings(name=name)
 
 
-# ----- the file format, validated strictly ---------------------------------------------------------------
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-
-
-class _Lifecycle(_Strict):
-    warn_days: int = Field(90, ge=0, le=3650)
-    on_retired: Literal["redirect", "error", "allow"] = "redirect"
-
-
-class _Mapping(_Strict):
-    quality: dict[str, str] = Field(default_factory=dict)
-    style: Literal["drop", "prompt"] = "drop"
-    url: Literal["data-uri", "file", "error"] = "data-uri"
-    url_dir: str = ".imageshim/images"
-
-
-class _Retry(_Strict):
-    max_retries: int = Field(2, ge=0, le=10)
-    initial_backoff: float = Field(0.5, ge=0, le=60)
-    max_backoff: float = Field(8.0, ge=0, le=600)
-    max_retry_after: float = Field(60.0, ge=0, le=3600)
-    deadline: float | None = Field(600.0, gt=0)
-
-
-class _Provider(_Strict):
-    base_url: str | None = None
-    api_key: str | None = None
-    api_key_env: str | None = None
-    timeout: float | None = Field(None, gt=0)
-    connect_timeout: float | None = Field(None, gt=0)
-    max_retries: int | None = Field(None, ge=0, le=10)
-    organization: str | None = None
-    project: str | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
-
-
-class _File(_Strict):
-    routes: dict[str, list[str]] = Field(default_factory=dict)
-    lifecycle: _Lifecycle = Field(default_factory=_Lifecycle)
-    mapping: _Mapping = Field(default_factory=_Mapping)
-    retry: _Retry = Field(default_factory=_Retry)
-    providers: dict[str, _Provider] = Field(default_factory=dict)
-    models: list[dict[str, Any]] = Field(default_factory=list)
-
-
 def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
     key = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden":
@@ -167,9 +119,13 @@ def load_config(config: ConfigSource | Config = None) -> Config:
     """Find, read and validate the configuration."""
     if isinstance(config, Config):
         return config
+    from pydantic import ValidationError
+
+    from ._config_schema import ConfigFile
+
     raw, source = _discover(config)
     try:
-        parsed = _File.model_validate(raw)
+        parsed = ConfigFile.model_validate(raw)
     except ValidationError as exc:
         key, problem = _describe(exc.errors()[0])
         raise ConfigurationError(f"Invalid configuration: {problem}", file=source, key=key) from None

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -22,10 +22,12 @@ from ._config import Config, ConfigSource, load_config
 from ._errors import APIError, ConfigurationError, redact
 from ._mapping import MappedRequest, map_request
 from ._registry import AdapterRegistry, default_registry
-from ._request import ImageRequest
-from ._response import Attempt, Image, ImagesResponse, ShimReport, Usage
 from ._routing import Target, resolve_targets
 from ._urls import data_uri, write_file_url
+
+if TYPE_CHECKING:  # pydantic models load with the first request, not with the client
+    from ._request import ImageRequest
+    from ._response import Attempt, Image, ImagesResponse, Usage
 
 __all__ = ["Engine", "Outcome", "Plan"]
 
@@ -135,6 +137,8 @@ class Engine:
 
     # ----- the response --------------------------------------------------------------------------------
     def build_response(self, plan: Plan, outcome: Outcome) -> ImagesResponse:
+        from ._response import ImagesResponse, ShimReport
+
         mapped = outcome.mapped
         fmt = mapped.template.output_format or _first(outcome.results, "output_format")
         images = [self._image(img, mapped, fmt) for r in outcome.results for img in r.images]
@@ -160,6 +164,8 @@ class Engine:
         )
 
     def _image(self, image: GeneratedImage, mapped: MappedRequest, fmt: str | None) -> Image:
+        from ._response import Image
+
         url = image.url
         if mapped.url_mode in ("data-uri", "file") and url is None and image.b64_json is not None:
             if mapped.url_mode == "file":
@@ -179,6 +185,8 @@ def _first(results: list[AdapterResult], field: str) -> Any:
 
 
 def _usage(results: list[AdapterResult]) -> Usage | None:
+    from ._response import Usage
+
     usages = [r.usage for r in results if r.usage]
     if not usages:
         return None

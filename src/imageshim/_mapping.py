@@ -8,16 +8,17 @@ differs from the value asked for (changed or dropped). Requests that cannot be s
 from __future__ import annotations
 
 import dataclasses
-import uuid
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._adapter import ImageCall
 from ._catalog import ModelSpec
 from ._config import MappingPolicy
 from ._errors import BadRequestError
-from ._request import ImageRequest, parse_size
-from ._sizes import fit_size
+from ._sizes import fit_size, parse_size
 from ._warnings import WarningRecord
+
+if TYPE_CHECKING:
+    from ._request import ImageRequest
 
 __all__ = ["MappedRequest", "map_request"]
 
@@ -46,6 +47,8 @@ class MappedRequest:
 
     def calls(self) -> list[ImageCall]:
         """The calls that make up ``n`` images, each with a fresh ``call_id``."""
+        import uuid
+
         out = []
         left = self.n
         while left > 0:

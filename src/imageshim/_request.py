@@ -8,12 +8,12 @@ value and what is allowed.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._errors import BadRequestError
+from ._sizes import parse_size
 
 __all__ = ["ImageRequest", "parse_size", "request_from_kwargs"]
 
@@ -25,8 +25,6 @@ BACKGROUNDS = ("transparent", "opaque", "auto")
 MODERATIONS = ("low", "auto")
 MAX_N = 10
 DEFAULT_MODEL = "dall-e-2"  # the API's documented default when `model` is omitted (CreateImageRequest)
-
-_SIZE_RE = re.compile(r"^([1-9][0-9]{0,5})x([1-9][0-9]{0,5})$")
 
 
 class ImageRequest(BaseModel):
@@ -54,12 +52,6 @@ class ImageRequest(BaseModel):
         """Whether the caller reads ``data[].url``: asked for, or the requested model's default (DALL·E
         models default to URLs, GPT image models to base64)."""
         return self.response_format == "url" or (self.response_format is None and default_url)
-
-
-def parse_size(size: str) -> tuple[int, int] | None:
-    """``"1792x1024"`` -> ``(1792, 1024)``; ``None`` when malformed."""
-    match = _SIZE_RE.match(size)
-    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def _bad(field: str, value: Any, allowed: str) -> BadRequestError:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
 
 from ._catalog import ModelSpec, SizeRule
-from ._request import parse_size
 
-__all__ = ["fit_size", "orientation"]
+__all__ = ["fit_size", "orientation", "parse_size"]
+
+_SIZE_RE = re.compile(r"^([1-9][0-9]{0,5})x([1-9][0-9]{0,5})$")
+
+
+def parse_size(size: str) -> tuple[int, int] | None:
+    """``"1792x1024"`` -> ``(1792, 1024)``; ``None`` when malformed."""
+    match = _SIZE_RE.match(size)
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def orientation(width: int, height: int) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from datetime import date
-from importlib import metadata
 from typing import Any
 
 import httpx
@@ -29,6 +28,8 @@ _BASE_URL = "http://imageshim.local/v1"  # never resolved: requests stop at the 
 
 def http_module_for_openai() -> Any:
     """``httpx2`` for openai >= 3, else ``httpx`` (read from the installed distribution's version)."""
+    from importlib import metadata
+
     from packaging.version import Version
 
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 from pathlib import Path
 
@@ -19,6 +18,8 @@ def data_uri(b64: str, output_format: str | None) -> str:
 
 def write_file_url(b64: str, output_format: str | None, directory: Path) -> str:
     """Write the image under ``directory`` (named by its content hash) and return its ``file://`` URL."""
+    import hashlib
+
     raw = base64.b64decode(b64)
     ext = {"jpeg": "jpg"}.get(output_format or "png", output_format or "png")
     directory.mkdir(parents=True, exist_ok=True)
