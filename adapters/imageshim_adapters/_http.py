@@ -125,8 +125,13 @@ def post(client: httpx.Client, url: str, *, provider: str, total: float, **kwarg
                 raise APITimeoutError(
                     f"{provider}: the reply took longer than {total:g} s in total", provider=provider
                 )
+    # A fresh Response rather than the streamed one: httpx's streamed response and its stream reference
+    # each other, so its body would live until the next GC run (measured: +16 MiB on a 16 MiB reply).
     return httpx.Response(
-        response.status_code, headers=response.headers, content=b"".join(chunks), request=response.request
+        response.status_code,
+        headers=response.headers,
+        content=chunks[0] if len(chunks) == 1 else b"".join(chunks),
+        request=response.request,
     )
 
 

@@ -142,7 +142,8 @@ class Engine:
         mapped = outcome.mapped
         fmt = mapped.template.output_format or _first(outcome.results, "output_format")
         images = [self._image(img, mapped, fmt) for r in outcome.results for img in r.images]
-        cost, cost_source = _cost(outcome.results, mapped)
+        usage = _usage(outcome.results)
+        cost, cost_source = _cost(outcome.results, mapped, usage)
         report = ShimReport.model_construct(
             route=mapped.target,
             requested_model=plan.request.model,
@@ -155,7 +156,7 @@ class Engine:
         return ImagesResponse.model_construct(
             created=_first(outcome.results, "created") or int(time.time()),
             data=images,
-            usage=_usage(outcome.results),
+            usage=usage,
             size=_first(outcome.results, "size") or mapped.template.size,
             quality=_first(outcome.results, "quality") or mapped.template.quality,
             output_format=fmt,
@@ -205,12 +206,13 @@ def _usage(results: list[AdapterResult]) -> Usage | None:
     return Usage.model_validate(total)
 
 
-def _cost(results: list[AdapterResult], mapped: MappedRequest) -> tuple[float | None, str | None]:
+def _cost(
+    results: list[AdapterResult], mapped: MappedRequest, usage: Usage | None
+) -> tuple[float | None, str | None]:
     """Provider-reported cost when every result has one; else an estimate from the catalog's prices."""
     if results and all(r.cost_usd is not None for r in results):
         return round(sum(r.cost_usd or 0.0 for r in results), 6), "provider"
     spec = mapped.spec
-    usage = _usage(results)
     if spec.price_per_token and usage is not None and usage.output_tokens:
         details = usage.input_tokens_details or {}
         text_in = details.get("text_tokens", usage.input_tokens - details.get("image_tokens", 0))

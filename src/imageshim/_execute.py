@@ -79,11 +79,13 @@ def _with_timeout(
     calls: list[ImageCall], adapter: ImageAdapter, timeout: float | None, deadline: _Deadline
 ) -> list[ImageCall]:
     """Each call's total time: the caller's ``timeout`` or the provider's, capped by what is left of the
-    call's deadline (so retries and fallbacks can never outlive it)."""
+    call's deadline (so retries and fallbacks can never outlive it). Unchanged calls are not copied."""
     limit = timeout if timeout is not None else (adapter.settings.timeout or adapter.default_timeout)
     left = deadline.left()
-    if left is not None:
-        limit = min(limit, left)
+    if left is not None and left < limit:
+        limit = left
+    elif timeout is None:
+        return calls  # the adapter applies its own default
     return [dataclasses.replace(c, timeout=max(0.001, limit)) for c in calls]
 
 
