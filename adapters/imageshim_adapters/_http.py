@@ -27,6 +27,7 @@ __all__ = [
     "amap_transport_errors",
     "apost",
     "excerpt",
+    "malformed",
     "map_transport_errors",
     "parse_json",
     "post",
@@ -91,6 +92,17 @@ def retry_after(headers: httpx.Headers) -> float | None:
 def request_id(headers: httpx.Headers) -> str | None:
     value: str | None = headers.get("x-request-id") or headers.get("request-id")
     return value
+
+
+def malformed(response: httpx.Response, provider: str, why: str, *, retryable: bool = False) -> APIError:
+    """A reply that is JSON but not of the expected shape: the status, why, and a short redacted excerpt."""
+    return APIError(
+        f"{provider}: HTTP {response.status_code} reply is malformed: {why}: {excerpt(response.content)!r}",
+        provider=provider,
+        status_code=response.status_code,
+        request_id=request_id(response.headers),
+        retryable=retryable,
+    )
 
 
 def parse_json(response: httpx.Response, provider: str) -> Any:

@@ -25,7 +25,7 @@ from imageshim import (
 )
 from imageshim._errors import error_class_for_status
 
-from ._http import excerpt, parse_json, request_id, retry_after
+from ._http import excerpt, malformed, parse_json, request_id, retry_after
 
 __all__ = ["build_body", "parse_reply"]
 
@@ -114,13 +114,7 @@ def parse_reply(response: httpx.Response, spec: ModelSpec) -> AdapterResult:
 
 
 def _malformed(response: httpx.Response, why: str) -> APIError:
-    return APIError(
-        f"openai: HTTP {response.status_code} reply is malformed: {why}: {excerpt(response.content)!r}",
-        provider=PROVIDER,
-        status_code=response.status_code,
-        request_id=request_id(response.headers),
-        retryable=False,
-    )
+    return malformed(response, PROVIDER, why, retryable=False)
 
 
 def _status_error(response: httpx.Response, payload: Any, spec: ModelSpec) -> APIError:

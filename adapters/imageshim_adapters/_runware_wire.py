@@ -29,7 +29,7 @@ from imageshim import (
 )
 from imageshim._errors import error_class_for_status
 
-from ._http import excerpt, request_id, retry_after
+from ._http import malformed, request_id, retry_after
 
 __all__ = ["AIR", "Reply", "build_task", "error_for", "parse_reply", "poll_task"]
 
@@ -157,13 +157,7 @@ def output_format_of(calls: Sequence[ImageCall]) -> str:
 
 
 def _malformed(response: httpx.Response, why: str) -> APIError:
-    return APIError(
-        f"runware: HTTP {response.status_code} reply is malformed: {why}: {excerpt(response.content)!r}",
-        provider=PROVIDER,
-        status_code=response.status_code,
-        request_id=request_id(response.headers),
-        retryable=response.status_code >= 500,
-    )
+    return malformed(response, PROVIDER, why, retryable=response.status_code >= 500)
 
 
 def error_for(error: _Error, response: httpx.Response, spec: ModelSpec) -> APIError:

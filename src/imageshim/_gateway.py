@@ -87,6 +87,10 @@ def create_app(
     def reply(wire: WireResponse) -> Response:
         return Response(wire.body, status_code=wire.status, headers=wire.headers)
 
+    def unauthorized() -> Response:
+        message = "Incorrect or missing gateway key (Authorization: Bearer ...)."
+        return reply(error_response(401, message, code="invalid_api_key"))
+
     def authorized(request: Request) -> bool:
         if not accepted:
             return True
@@ -107,13 +111,7 @@ def create_app(
 
     async def endpoint(request: Request) -> Response:
         if not authorized(request):
-            return reply(
-                error_response(
-                    401,
-                    "Incorrect or missing gateway key (Authorization: Bearer ...).",
-                    code="invalid_api_key",
-                )
-            )
+            return unauthorized()
         body = await read_body(request) if request.method == "POST" else b""
         if body is None:
             return reply(error_response(413, f"Request body is larger than {max_body_bytes} bytes."))
@@ -133,13 +131,7 @@ def create_app(
 
     async def fallback(request: Request) -> Response:
         if not authorized(request):
-            return reply(
-                error_response(
-                    401,
-                    "Incorrect or missing gateway key (Authorization: Bearer ...).",
-                    code="invalid_api_key",
-                )
-            )
+            return unauthorized()
         return reply(await handler.ahandle(request.method, request.url.path, b""))
 
     routes = [

@@ -156,16 +156,20 @@ class WireHandler:
         return WireResponse(200, headers, json.dumps(response.to_openai_dict()).encode())
 
     # ----- entry points --------------------------------------------------------------------------------
-    def handle(self, method: str, path: str, body: bytes) -> WireResponse:
-        from ._execute import execute
-
+    def _prepare(self, method: str, path: str, body: bytes) -> Plan | WireResponse:
+        """The plan for a generation request, or the reply that ends it before any I/O."""
         routed = self._route(method, path)
         if routed is not None:
             return routed
         plan, failed = self._plan(body)
-        if plan is None:
-            assert failed is not None
-            return failed
+        return plan if plan is not None else failed  # type: ignore[return-value]
+
+    def handle(self, method: str, path: str, body: bytes) -> WireResponse:
+        from ._execute import execute
+
+        plan = self._prepare(method, path, body)
+        if isinstance(plan, WireResponse):
+            return plan
         try:
             response = self.engine.build_response(plan, execute(self.engine, plan))
         except ImageShimError as exc:
@@ -175,13 +179,9 @@ class WireHandler:
     async def ahandle(self, method: str, path: str, body: bytes) -> WireResponse:
         from ._execute import execute_async
 
-        routed = self._route(method, path)
-        if routed is not None:
-            return routed
-        plan, failed = self._plan(body)
-        if plan is None:
-            assert failed is not None
-            return failed
+        plan = self._prepare(method, path, body)
+        if isinstance(plan, WireResponse):
+            return plan
         try:
             response = self.engine.build_response(plan, await execute_async(self.engine, plan))
         except ImageShimError as exc:
