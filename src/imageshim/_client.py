@@ -15,7 +15,7 @@ import httpx
 
 from ._config import Config, ConfigSource, load_config
 from ._engine import Engine, Plan
-from ._errors import APIError, BadRequestError
+from ._errors import APIError, BadRequestError, PartialResultError
 from ._registry import AdapterRegistry
 from ._warnings import emit
 
@@ -97,6 +97,7 @@ class Images:
             raise
         response = self._engine.build_response(plan, outcome)
         emit(response.imageshim.warnings, stacklevel=2)
+        _check_partial(self._engine, response, outcome.failures)
         return response
 
 
@@ -136,7 +137,18 @@ class AsyncImages:
             raise
         response = self._engine.build_response(plan, outcome)
         emit(response.imageshim.warnings, stacklevel=2)
+        _check_partial(self._engine, response, outcome.failures)
         return response
+
+
+def _check_partial(engine: Engine, response: ImagesResponse, failures: list[APIError]) -> None:
+    if failures and engine.config.retry.partial == "error":
+        raise PartialResultError(
+            f"{len(response.data)} of the images asked for arrived; {len(failures)} call(s) failed "
+            '([retry] partial = "error"; the images that arrived are on .response)',
+            response=response,
+            failures=failures,
+        )
 
 
 def locals_without_self(values: dict[str, Any]) -> dict[str, Any]:

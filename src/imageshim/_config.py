@@ -55,6 +55,8 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     #: total seconds for one ``generate`` call across retries and fallbacks (None: no limit)
     deadline: float | None = 600.0
+    #: when some of n images fail: "return" the others (with a warning) or raise PartialResultError
+    partial: Literal["return", "error"] = "return"
 
 
 @dataclasses.dataclass(frozen=True)

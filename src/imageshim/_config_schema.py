@@ -34,6 +34,7 @@ class _Retry(_Strict):
     max_backoff: float = Field(8.0, ge=0, le=600)
     max_retry_after: float = Field(60.0, ge=0, le=3600)
     deadline: float | None = Field(600.0, gt=0)
+    partial: Literal["return", "error"] = "return"
 
 
 class _Provider(_Strict):

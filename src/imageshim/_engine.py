@@ -24,6 +24,7 @@ from ._mapping import MappedRequest, map_request
 from ._registry import AdapterRegistry, default_registry
 from ._routing import Target, resolve_targets
 from ._urls import data_uri, write_file_url
+from ._warnings import WarningRecord
 
 if TYPE_CHECKING:  # pydantic models load with the first request, not with the client
     from ._request import ImageRequest
@@ -144,10 +145,13 @@ class Engine:
         images = [self._image(img, mapped, fmt) for r in outcome.results for img in r.images]
         usage = _usage(outcome.results)
         cost, cost_source = _cost(outcome.results, mapped, usage)
+        warnings = list(mapped.warnings)
+        if outcome.failures:
+            warnings.append(_partial_warning(plan, mapped, len(images), outcome.failures))
         report = ShimReport.model_construct(
             route=mapped.target,
             requested_model=plan.request.model,
-            warnings=list(mapped.warnings),
+            warnings=warnings,
             cost_usd=cost,
             cost_source=cost_source,
             attempts=outcome.attempts,
@@ -232,6 +236,20 @@ def _cost(
     if per is None or not count:
         return None, None
     return round(per * count, 6), f"estimate from the catalog's per-image price ({spec.price_source})"
+
+
+def _partial_warning(plan: Plan, mapped: MappedRequest, got: int, failures: list[APIError]) -> WarningRecord:
+    first = failures[0]
+    return WarningRecord(
+        "option_mapped",
+        "n",
+        plan.request.n,
+        got,
+        f"{got} of {plan.request.n} images arrived from {mapped.target}; {len(failures)} call(s) failed "
+        f"({type(first).__name__}: {redact(first.message)}); see resp.imageshim.failures",
+        model=mapped.spec.id,
+        target=mapped.target,
+    )
 
 
 def _failure(error: APIError) -> dict[str, Any]:

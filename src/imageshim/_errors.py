@@ -15,8 +15,9 @@ Names mirror the ``openai`` SDK so that porting an ``except`` clause is an impor
         │   ├── NotFoundError           404
         │   ├── RateLimitError          429
         │   └── InternalServerError     >= 500
-        └── APIConnectionError          the request did not get an answer
-            └── APITimeoutError
+        ├── APIConnectionError          the request did not get an answer
+        │   └── APITimeoutError
+        └── PartialResultError          some of n images failed and [retry] partial = "error"
 
 ``ModelRetiredError`` is also a ``BadRequestError`` so that code catching the SDK's 400 still catches it.
 
@@ -45,6 +46,7 @@ __all__ = [
     "MissingAPIKeyError",
     "ModelRetiredError",
     "NotFoundError",
+    "PartialResultError",
     "PermissionDeniedError",
     "RateLimitError",
     "UnknownAdapterError",
@@ -245,6 +247,16 @@ class ModelRetiredError(BadRequestError):
         kwargs.setdefault("code", "model_retired")
         kwargs.setdefault("param", "model")
         super().__init__(message, **kwargs)
+
+
+class PartialResultError(APIError):
+    """Some of the images asked for failed and ``[retry] partial = "error"``: ``.response`` holds the
+    ones that arrived (an ``ImagesResponse``), ``.failures`` the errors of the calls that did not."""
+
+    def __init__(self, message: str, *, response: Any, failures: list[APIError]) -> None:
+        super().__init__(message, code="partial_result", retryable=False)
+        self.response = response
+        self.failures = failures
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
