@@ -68,8 +68,9 @@ class ProviderSettings:
 class ImageCall:
     """One provider call, already valid for the target model.
 
-    ``call_id`` is a fresh UUID4 that stays the same across retries of this call, so that an adapter can
-    recover a result whose reply was lost (Runware: ``taskUUID`` + ``getResponse``). ``width``/``height``
+    ``call_id`` is a fresh UUID4 per attempt: after a lost reply the core first asks the adapter to
+    :meth:`~ImageAdapter.recover` the result under the previous attempt's ids (Runware: ``taskUUID`` +
+    ``getResponse``), and only then sends again with new ids. ``width``/``height``
     are None for "auto" (or when the caller gave no size and the target picks). ``response_format`` is
     the native format asked of the provider; the core turns base64 into URLs when the caller wanted URLs.
     """

@@ -2,8 +2,9 @@
 
 Per target: the calls are grouped into wire requests (``max_calls_per_request``); each request is retried
 with exponential backoff and jitter on retryable failures (408/409/429/5xx, connection errors, timeouts),
-honouring ``Retry-After``. After a lost reply (timeout or dropped connection) the adapter first tries to
-recover the result it may already have paid for (:meth:`ImageAdapter.recover`) before sending again.
+honouring ``Retry-After``; every re-send carries fresh call ids. After a lost reply (timeout or dropped
+connection) the adapter first tries to recover the result it may already have paid for
+(:meth:`ImageAdapter.recover`) before sending again.
 A target that produced no image and failed retryably (or reported the model retired or missing) gives
 way to the next target of the route; a target that produced some images returns them with the
 failures reported. The sync and async loops are twins; their decisions live in shared helpers.
@@ -89,6 +90,14 @@ def _with_timeout(
     return [dataclasses.replace(c, timeout=max(0.001, limit)) for c in calls]
 
 
+def _fresh(calls: list[ImageCall]) -> list[ImageCall]:
+    """New ids for a re-send: a provider may refuse a task id it has seen (Runware asks for a fresh UUID per
+    task), and recovery of the previous attempt has already been tried with the old ids."""
+    import uuid
+
+    return [dataclasses.replace(c, call_id=str(uuid.uuid4())) for c in calls]
+
+
 def _give_up(error: APIError, attempt: int, retries: int, delay: float | None, deadline: _Deadline) -> bool:
     left = deadline.left()
     return not error.retryable or attempt >= retries or delay is None or (left is not None and left <= delay)
@@ -118,6 +127,8 @@ def _send(
             if recovered is not None:
                 attempts.append(_attempt(target, started, recovered, None, recovered=True))
                 return recovered
+        if attempt:
+            batch = _fresh(batch)
         try:
             result = adapter.generate(_with_timeout(batch, adapter, timeout, deadline), spec)
         except APIError as error:
@@ -192,6 +203,8 @@ async def _asend(
             if recovered is not None:
                 attempts.append(_attempt(target, started, recovered, None, recovered=True))
                 return recovered
+        if attempt:
+            batch = _fresh(batch)
         try:
             result = await adapter.agenerate(_with_timeout(batch, adapter, timeout, deadline), spec)
         except APIError as error:

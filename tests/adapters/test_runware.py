@@ -376,3 +376,14 @@ def test_unknown_model_for_runware_is_a_clear_error(recorder_factory: Any, clock
     with pytest.raises(imageshim.NotFoundError, match="no Runware AIR id"):
         client.images.generate(model="my-model", prompt="a cat")
     assert recorder.requests == []
+
+
+def test_a_retry_sends_fresh_task_uuids(recorder_factory: Any, clock: Any) -> None:
+    busy = _errors(503, {"code": "serviceUnavailable", "message": "capacity"})
+    config = {**GPT2, "retry": {"max_retries": 1, "initial_backoff": 0.0}}
+    client, recorder = _client(busy, recorder_factory, clock, config)
+    recorder.responses = [busy, ok_reply]
+    resp = client.images.generate(model="gpt-image-2", prompt="a cat")
+    first, second = (json.loads(r.content)[0]["taskUUID"] for r in recorder.requests)
+    assert first != second  # Runware asks for a fresh UUID per task
+    assert [a.outcome for a in resp.imageshim.attempts] == ["InternalServerError", "ok"]
