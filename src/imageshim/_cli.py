@@ -132,7 +132,13 @@ def _generate(args: argparse.Namespace, clock: Clock | None, out: TextIO, err: T
     for record in resp.imageshim.warnings:
         print(f"warning: {record.category.__name__}: {record.reason}", file=out)
     if resp.imageshim.cost_usd is not None:
-        print(f"cost: ${resp.imageshim.cost_usd:.4f} ({resp.imageshim.cost_source})", file=out)
+        if report["mock"]:
+            print(
+                f"cost: nothing charged (mock); the same call would cost about ${resp.imageshim.cost_usd:.4f}",
+                file=out,
+            )
+        else:
+            print(f"cost: ${resp.imageshim.cost_usd:.4f} ({resp.imageshim.cost_source})", file=out)
     return 0
 
 
