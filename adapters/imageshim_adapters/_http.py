@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import email.utils
 import json
 import time
@@ -24,6 +25,7 @@ from imageshim import APIConnectionError, APIError, APITimeoutError
 from imageshim._errors import redact
 
 __all__ = [
+    "HTTPReply",
     "amap_transport_errors",
     "apost",
     "excerpt",
@@ -36,6 +38,15 @@ __all__ = [
 ]
 
 EXCERPT_CHARS = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class HTTPReply:
+    """What the wire parsers need of a reply: status, headers and the whole body."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
 
 
 def excerpt(body: bytes | str, limit: int = EXCERPT_CHARS) -> str:
@@ -94,7 +105,7 @@ def request_id(headers: httpx.Headers) -> str | None:
     return value
 
 
-def malformed(response: httpx.Response, provider: str, why: str, *, retryable: bool = False) -> APIError:
+def malformed(response: HTTPReply, provider: str, why: str, *, retryable: bool = False) -> APIError:
     """A reply that is JSON but not of the expected shape: the status, why, and a short redacted excerpt."""
     return APIError(
         f"{provider}: HTTP {response.status_code} reply is malformed: {why}: {excerpt(response.content)!r}",
@@ -105,7 +116,7 @@ def malformed(response: httpx.Response, provider: str, why: str, *, retryable: b
     )
 
 
-def parse_json(response: httpx.Response, provider: str) -> Any:
+def parse_json(response: HTTPReply, provider: str) -> Any:
     """The JSON body, or :class:`APIError` naming the status and an excerpt when it is not JSON."""
     try:
         return json.loads(response.content)
@@ -123,7 +134,7 @@ def _limits(total: float) -> httpx.Timeout:
     return httpx.Timeout(total, connect=min(10.0, total))
 
 
-def post(client: httpx.Client, url: str, *, provider: str, total: float, **kwargs: Any) -> httpx.Response:
+def post(client: httpx.Client, url: str, *, provider: str, total: float, **kwargs: Any) -> HTTPReply:
     """POST and read the whole reply within ``total`` seconds, or raise :class:`APITimeoutError`."""
     started = time.monotonic()
     with (
@@ -137,24 +148,22 @@ def post(client: httpx.Client, url: str, *, provider: str, total: float, **kwarg
                 raise APITimeoutError(
                     f"{provider}: the reply took longer than {total:g} s in total", provider=provider
                 )
-    # A fresh Response rather than the streamed one: httpx's streamed response and its stream reference
-    # each other, so its body would live until the next GC run (measured: +16 MiB on a 16 MiB reply).
-    return httpx.Response(
-        response.status_code,
-        headers=response.headers,
-        content=chunks[0] if len(chunks) == 1 else b"".join(chunks),
-        request=response.request,
+    return HTTPReply(
+        response.status_code, response.headers, chunks[0] if len(chunks) == 1 else b"".join(chunks)
     )
 
 
 async def apost(
     client: httpx.AsyncClient, url: str, *, provider: str, total: float, **kwargs: Any
-) -> httpx.Response:
+) -> HTTPReply:
     """Async twin of :func:`post`."""
     try:
         async with amap_transport_errors(provider):
-            return await asyncio.wait_for(client.post(url, timeout=_limits(total), **kwargs), timeout=total)
+            response = await asyncio.wait_for(
+                client.post(url, timeout=_limits(total), **kwargs), timeout=total
+            )
     except asyncio.TimeoutError:
         raise APITimeoutError(
             f"{provider}: the reply took longer than {total:g} s in total", provider=provider
         ) from None
+    return HTTPReply(response.status_code, response.headers, response.content)

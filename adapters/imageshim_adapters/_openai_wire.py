@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from imageshim import (
@@ -25,7 +24,7 @@ from imageshim import (
 )
 from imageshim._errors import error_class_for_status
 
-from ._http import excerpt, malformed, parse_json, request_id, retry_after
+from ._http import HTTPReply, excerpt, malformed, parse_json, request_id, retry_after
 
 __all__ = ["build_body", "parse_reply"]
 
@@ -87,7 +86,7 @@ class _Error(BaseModel):
     code: str | int | None = None
 
 
-def parse_reply(response: httpx.Response, spec: ModelSpec) -> AdapterResult:
+def parse_reply(response: HTTPReply, spec: ModelSpec) -> AdapterResult:
     """A 2xx reply -> AdapterResult; anything else -> the matching typed error."""
     payload = parse_json(response, PROVIDER)
     if response.status_code >= 400 or (
@@ -113,11 +112,11 @@ def parse_reply(response: httpx.Response, spec: ModelSpec) -> AdapterResult:
     )
 
 
-def _malformed(response: httpx.Response, why: str) -> APIError:
+def _malformed(response: HTTPReply, why: str) -> APIError:
     return malformed(response, PROVIDER, why, retryable=False)
 
 
-def _status_error(response: httpx.Response, payload: Any, spec: ModelSpec) -> APIError:
+def _status_error(response: HTTPReply, payload: Any, spec: ModelSpec) -> APIError:
     raw = payload.get("error") if isinstance(payload, dict) else None
     try:
         error = (

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from imageshim import (
@@ -29,7 +28,7 @@ from imageshim import (
 )
 from imageshim._errors import error_class_for_status
 
-from ._http import malformed, request_id, retry_after
+from ._http import HTTPReply, malformed, request_id, retry_after
 
 __all__ = ["AIR", "Reply", "build_task", "error_for", "parse_reply", "poll_task"]
 
@@ -127,7 +126,7 @@ class Reply(BaseModel):
     errors: list[_Error] = []
 
 
-def parse_reply(response: httpx.Response, payload: Any) -> Reply:
+def parse_reply(response: HTTPReply, payload: Any) -> Reply:
     """Validate the reply's shape; a wrong shape is a typed error, never a KeyError."""
     if not isinstance(payload, dict):
         raise _malformed(response, "the body is not a JSON object")
@@ -156,11 +155,11 @@ def output_format_of(calls: Sequence[ImageCall]) -> str:
     return calls[0].output_format or "jpeg"  # Runware's documented default outputFormat is JPG
 
 
-def _malformed(response: httpx.Response, why: str) -> APIError:
+def _malformed(response: HTTPReply, why: str) -> APIError:
     return malformed(response, PROVIDER, why, retryable=response.status_code >= 500)
 
 
-def error_for(error: _Error, response: httpx.Response, spec: ModelSpec) -> APIError:
+def error_for(error: _Error, response: HTTPReply, spec: ModelSpec) -> APIError:
     """Map one Runware error onto the shim's tree (codes first: the HTTP status is not reliable alone)."""
     code = error.code or ""
     param = ", ".join(error.parameter) if isinstance(error.parameter, list) else error.parameter

@@ -13,8 +13,6 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import httpx
-
 from imageshim import (
     AdapterResult,
     APIError,
@@ -27,7 +25,7 @@ from imageshim import (
 )
 from imageshim._errors import error_class_for_status
 
-from ._http import apost, excerpt, parse_json, post, request_id
+from ._http import HTTPReply, apost, excerpt, parse_json, post, request_id
 from ._runware_wire import (
     AIR,
     Reply,
@@ -122,7 +120,7 @@ class RunwareAdapter(ImageAdapter):
         total = timeout if timeout is not None else (self.settings.timeout or self.default_timeout)
         return {"json": tasks, "headers": headers, "total": total, "provider": self.name}
 
-    def _result(self, response: httpx.Response, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+    def _result(self, response: HTTPReply, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
         payload = parse_json(response, self.name)
         reply = parse_reply(response, payload)
         ids = {c.call_id for c in calls}
@@ -180,7 +178,7 @@ class RunwareAdapter(ImageAdapter):
 
     # ----- recover after a lost reply --------------------------------------------------------------------
     def _recovered(
-        self, response: httpx.Response, calls: Sequence[ImageCall], spec: ModelSpec
+        self, response: HTTPReply, calls: Sequence[ImageCall], spec: ModelSpec
     ) -> AdapterResult | _Pending | None:
         """The result when every task is finished; ``PENDING`` while any is processing; None when Runware
         does not know a task or reports it failed (then the core sends it again)."""
