@@ -128,13 +128,18 @@ class Engine:
             self._targets[key] = targets
         requested = self.catalog.get(request.model)
         default_url = requested is not None and requested.response_formats[:1] == ("url",)
-        mapped = []
-        for target in targets:
-            m = map_request(
-                request, self._profile(target), self.config.mapping, target.name, default_url=default_url
+        mapped = tuple(
+            map_request(
+                request,
+                self._profile(target),
+                self.config.mapping,
+                target.name,
+                default_url=default_url,
+                lifecycle=target.warnings,
             )
-            mapped.append(dataclasses.replace(m, warnings=target.warnings + m.warnings))
-        return Plan(request, tuple(mapped), timeout)
+            for target in targets
+        )
+        return Plan(request, mapped, timeout)
 
     # ----- the response --------------------------------------------------------------------------------
     def build_response(self, plan: Plan, outcome: Outcome) -> ImagesResponse:

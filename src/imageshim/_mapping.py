@@ -226,11 +226,18 @@ class _Mapper:
 
 
 def map_request(
-    request: ImageRequest, spec: ModelSpec, policy: MappingPolicy, target: str, *, default_url: bool = False
+    request: ImageRequest,
+    spec: ModelSpec,
+    policy: MappingPolicy,
+    target: str,
+    *,
+    default_url: bool = False,
+    lifecycle: tuple[WarningRecord, ...] = (),
 ) -> MappedRequest:
     """Map ``request`` onto ``spec`` (already profiled for the provider behind ``target``).
 
     ``default_url``: the requested model answers with URLs when no response_format is given (DALL·E).
+    ``lifecycle``: the route's warnings for this target, reported before the mapping's own.
     """
     m = _Mapper(request, spec, policy, target, default_url)
     prompt = m.prompt()
@@ -273,4 +280,4 @@ def map_request(
         end_user_id=m.end_user(),
         extra_body=request.extra_body,
     )
-    return MappedRequest(target, spec, template, request.n, per_call, url_mode, tuple(m.warnings))
+    return MappedRequest(target, spec, template, request.n, per_call, url_mode, (*lifecycle, *m.warnings))
