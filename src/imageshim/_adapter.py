@@ -189,18 +189,19 @@ class ImageAdapter(ABC):
     @property
     def http_client(self) -> httpx.Client:
         if self._http_client is None:
-            self._http_client = httpx.Client(timeout=self.timeout)
+            from ._pool import http_client
+
+            self._http_client = http_client(self.timeout)
         return self._http_client
 
     @property
     def async_http_client(self) -> httpx.AsyncClient:
         if self._async_http_client is None:
-            # Many connections in flight, few kept idle: with httpcore 1.0.9, an idle pool as large as the
-            # number in flight made requests wait for keep-alive expiry (measured: 75 vs 680 calls/s at 100
-            # in flight; benchmarks/bench_concurrency.py).
-            self._async_http_client = httpx.AsyncClient(
-                timeout=self.timeout, limits=httpx.Limits(max_connections=1000, max_keepalive_connections=20)
-            )
+            # Up to 1000 connections in flight, all kept alive: _pool.py keeps httpcore 1.0's pool
+            # bookkeeping linear (its stock pass is quadratic in the connections kept alive).
+            from ._pool import async_http_client
+
+            self._async_http_client = async_http_client(self.timeout)
         return self._async_http_client
 
     def close(self) -> None:
