@@ -17,11 +17,6 @@ from typing import Any, Literal
 from ._adapter import ProviderSettings
 from ._errors import ConfigurationError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
-
 __all__ = ["Config", "LifecyclePolicy", "MappingPolicy", "RetryPolicy", "load_config"]
 
 ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | None
@@ -84,6 +79,12 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _read_file(path: Path) -> dict[str, Any]:
+    # The TOML parser loads with the first config file read: a dict config (or none) never needs it.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
