@@ -118,6 +118,26 @@ def emit(records: Iterable[WarningRecord], *, stacklevel: int = 2) -> None:
 
     ``stacklevel`` is counted from the caller of ``emit``, so that the warning points at user code.
     """
+    heard = _heard()
     for record in records:
-        logger.warning("%s: %s", record.category.__name__, record.reason)
+        if heard:
+            logger.warning("%s: %s", record.category.__name__, record.reason)
         warnings.warn(record.category(record.reason, record), stacklevel=stacklevel + 1)
+
+
+def _heard() -> bool:
+    """Whether a warning logged on ``imageshim`` reaches a handler (or a filter) that does something.
+
+    With logging left unconfigured the only handler is the library's NullHandler: building a LogRecord
+    per warning for it costs ~3 us and does nothing (this check costs well under 1 us).
+    """
+    if not logger.isEnabledFor(logging.WARNING):
+        return False
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters or any(not isinstance(h, logging.NullHandler) for h in current.handlers):
+            return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return False
