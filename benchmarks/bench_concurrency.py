@@ -98,7 +98,7 @@ async def run(base_url: str, calls: int, levels: list[int]) -> list[tuple[str, s
 
 def main() -> None:
     args = parse(__doc__ or "")
-    calls, levels = (200, [50, 100]) if args.quick else (1000, [100, 200])
+    calls, levels = (100, [50, 100]) if args.quick else (1000, [100, 200])
     warnings.simplefilter("ignore", imageshim.ImageShimWarning)
     with server(latency=LATENCY) as base_url:
         rows = asyncio.run(run(base_url, calls, levels))
