@@ -45,17 +45,21 @@ def server(latency: float = 0.0, image_bytes: int = 0) -> Iterator[str]:
             proc.kill()
 
 
-def per_call(fn: Callable[[], object], calls: int, rounds: int) -> float:
-    """Median seconds per call over ``rounds`` rounds of ``calls`` calls (after one warm-up round)."""
-    for _ in range(max(1, calls // 10)):
-        fn()
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for _ in range(calls):
+def per_call(fns: dict[str, Callable[[], object]], calls: int, rounds: int) -> dict[str, float]:
+    """Median seconds per call of each function over ``rounds`` rounds of ``calls`` calls, after a
+    warm-up. The rounds alternate between the functions, so a change in the machine's load (other
+    processes) falls on all of them alike instead of on whichever ran at that moment."""
+    for fn in fns.values():
+        for _ in range(max(1, calls // 10)):
             fn()
-        samples.append((time.perf_counter() - started) / calls)
-    return statistics.median(samples)
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            samples[name].append((time.perf_counter() - started) / calls)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def table(title: str, rows: list[tuple[str, str, str]], note: str = "") -> None:

@@ -21,22 +21,26 @@ CASES = {
 }
 
 
-def measure(statement: str, runs: int) -> float:
+def once(statement: str) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    samples = []
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return float(out)
+
+
+def measure(cases: dict[str, str], runs: int) -> dict[str, float]:
+    """Median seconds of each statement in ``runs`` fresh interpreters, the cases taking turns."""
+    samples: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-        samples.append(float(out))
-    return statistics.median(samples)
+        for name, statement in cases.items():
+            samples[name].append(once(statement))
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> None:
     args = parse(__doc__ or "")
     runs = 3 if args.quick else 21
     have_openai = importlib.util.find_spec("openai") is not None
-    results = {
-        name: measure(stmt, runs) for name, stmt in CASES.items() if have_openai or "openai" not in stmt
-    }
+    results = measure({k: v for k, v in CASES.items() if have_openai or "openai" not in v}, runs)
     floor = results["floor: import httpx, pydantic"]
     sdk = results.get("import openai")
     rows = []

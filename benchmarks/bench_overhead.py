@@ -15,9 +15,10 @@ import httpx
 import imageshim
 from _common import KEY, parse, per_call, server, table
 
+PROMPT = "a lighthouse at dusk"
 BODY = {
     "model": "gpt-image-2",
-    "prompt": "a lighthouse at dusk",
+    "prompt": PROMPT,
     "n": 1,
     "size": "1024x1024",
     "quality": "high",
@@ -26,7 +27,7 @@ BODY = {
 
 def main() -> None:
     args = parse(__doc__ or "")
-    calls, rounds = (50, 3) if args.quick else (1000, 7)
+    calls, rounds = (50, 3) if args.quick else (300, 21)
     warnings.simplefilter("ignore", imageshim.ImageShimWarning)
     with server() as base_url:
         raw = httpx.Client()
@@ -43,24 +44,22 @@ def main() -> None:
         shim = imageshim.OpenAI(config=config)
 
         def shim_call() -> object:
-            return shim.images.generate(
-                model="gpt-image-2", prompt=BODY["prompt"], size="1024x1024", quality="high"
-            )
+            return shim.images.generate(model="gpt-image-2", prompt=PROMPT, size="1024x1024", quality="high")
 
         def shim_dalle_call() -> object:
             return shim.images.generate(
                 model="dall-e-3",
-                prompt=BODY["prompt"],
+                prompt=PROMPT,
                 size="1792x1024",
                 quality="hd",
                 style="vivid",
                 response_format="b64_json",
             )
 
-        results = {
-            "raw httpx.Client.post + json": per_call(raw_call, calls, rounds),
-            "imageshim (gpt-image-2, no warnings)": per_call(shim_call, calls, rounds),
-            "imageshim (dall-e-3 style, 4 warnings)": per_call(shim_dalle_call, calls, rounds),
+        variants = {
+            "raw httpx.Client.post + json": raw_call,
+            "imageshim (gpt-image-2, no warnings)": shim_call,
+            "imageshim (dall-e-3 style, 4 warnings)": shim_dalle_call,
         }
         if importlib.util.find_spec("openai") is not None:
             import openai
@@ -69,10 +68,11 @@ def main() -> None:
 
             def sdk_call() -> object:
                 return sdk.images.generate(
-                    model="gpt-image-2", prompt=BODY["prompt"], size="1024x1024", quality="high"
+                    model="gpt-image-2", prompt=PROMPT, size="1024x1024", quality="high"
                 )
 
-            results["openai SDK images.generate"] = per_call(sdk_call, calls, rounds)
+            variants["openai SDK images.generate"] = sdk_call
+        results = per_call(variants, calls, rounds)
     base = results["raw httpx.Client.post + json"]
     sdk_time = results.get("openai SDK images.generate")
     rows = []
@@ -82,7 +82,7 @@ def main() -> None:
             ratio += f", {seconds / sdk_time:.2f}x openai"
         rows.append((name, f"{seconds * 1e6:.0f} us/call", ratio))
     table(
-        f"sequential per-call time ({calls} calls x {rounds} rounds, median)",
+        f"sequential per-call time (median of {rounds} alternating rounds of {calls} calls)",
         rows,
         "targets: imageshim <= 1.15x raw httpx and below the openai SDK",
     )

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import statistics
-import time
 import tracemalloc
 import warnings
 from collections.abc import Callable
@@ -18,20 +16,10 @@ from collections.abc import Callable
 import httpx
 
 import imageshim
-from _common import KEY, parse, server, table
+from _common import KEY, parse, per_call, server, table
 
 # A 3840x2160 PNG of a real photo-like image is ~10-15 MB; random bytes do not compress: a fair stand-in.
 IMAGE_BYTES = 12 << 20
-
-
-def timed(fn: Callable[[], object], runs: int) -> float:
-    fn()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 def peak(fn: Callable[[], object]) -> int:
@@ -70,7 +58,8 @@ def main() -> None:
 
         payload = len(base64.b64encode(b"\0" * image_bytes))
         assert len(baseline()) == len(through_shim()) == image_bytes
-        base_time, shim_time = timed(baseline, runs), timed(through_shim, runs)
+        times = per_call({"baseline": baseline, "imageshim": through_shim}, 1, runs)
+        base_time, shim_time = times["baseline"], times["imageshim"]
         base_peak, shim_peak = peak(baseline), peak(through_shim)
     rows = [
         ("baseline: httpx + json.loads + b64decode", f"{base_time * 1000:.1f} ms", "1.00x"),
