@@ -64,8 +64,8 @@ def main() -> None:
     rows = [
         ("baseline: httpx + json.loads + b64decode", f"{base_time * 1000:.1f} ms", "1.00x"),
         ("imageshim + b64decode", f"{shim_time * 1000:.1f} ms", f"{shim_time / base_time:.2f}x baseline"),
-        ("baseline peak memory", f"{base_peak / 2**20:.1f} MiB", f"{base_peak / payload:.2f}x payload"),
-        ("imageshim peak memory", f"{shim_peak / 2**20:.1f} MiB", f"{shim_peak / payload:.2f}x payload"),
+        ("baseline peak memory", f"{base_peak / 2**20:.1f} MiB", f"{base_peak / payload:.3f}x payload"),
+        ("imageshim peak memory", f"{shim_peak / 2**20:.1f} MiB", f"{shim_peak / payload:.3f}x payload"),
     ]
     table(
         f"big payload: {payload / 2**20:.1f} MiB of base64 ({image_bytes / 2**20:.0f} MiB image), median of {runs}",

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+from pydantic_core import from_json
 
 from imageshim import APIConnectionError, APIError, APITimeoutError
 from imageshim._errors import redact
@@ -116,10 +117,19 @@ def malformed(response: HTTPReply, provider: str, why: str, *, retryable: bool =
     )
 
 
+def _loads(body: bytes) -> Any:
+    try:
+        # Parses the bytes as they are: json.loads first decodes the whole body into a str, a third
+        # copy of a multi-MB base64 image next to the body and the image string (and 6x slower).
+        return from_json(body)
+    except ValueError:
+        return json.loads(body)  # what json alone accepts (lone surrogate escapes, UTF-16/32 bodies)
+
+
 def parse_json(response: HTTPReply, provider: str) -> Any:
     """The JSON body, or :class:`APIError` naming the status and an excerpt when it is not JSON."""
     try:
-        return json.loads(response.content)
+        return _loads(response.content)
     except (ValueError, UnicodeDecodeError):
         raise APIError(
             f"{provider}: HTTP {response.status_code} with a body that is not JSON: {excerpt(response.content)!r}",
