@@ -140,9 +140,14 @@ class APIError(ImageShimError):
         body: Any = None,
         retryable: bool | None = None,
         status_code: int | None = None,
+        model_unavailable: bool = False,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        #: the provider says it does not serve the model (removed, unknown, disabled). Adapters only
+        #: report this; the core, which holds the clock and the catalog, decides whether the model is
+        #: retired (``ModelRetiredError``) and tries the route's next target either way.
+        self.model_unavailable = model_unavailable
         self.code = code
         self.param = param
         self.provider = provider
@@ -246,6 +251,7 @@ class ModelRetiredError(BadRequestError):
             )
         kwargs.setdefault("code", "model_retired")
         kwargs.setdefault("param", "model")
+        kwargs.setdefault("model_unavailable", True)
         super().__init__(message, **kwargs)
 
 
