@@ -54,11 +54,46 @@ def _retries(engine: Engine, provider: str) -> int:
 
 
 def _falls_back(error: APIError) -> bool:
-    if isinstance(error, ModelRetiredError):
+    if error.model_unavailable:
         return True
     if isinstance(error, NotFoundError) and error.code in (None, "model_not_found", "unknownModel"):
         return True
     return error.retryable
+
+
+def _lost(error: APIError) -> bool:
+    """Whether the request may have been carried out although no usable reply came back: the
+    connection dropped or timed out after sending, or the reply could not be read (a status error is
+    the provider's own answer, and says the work was not done)."""
+    return isinstance(error, APIConnectionError) or not isinstance(error, APIStatusError)
+
+
+def _explain(engine: Engine, mapped: MappedRequest, error: APIError) -> APIError:
+    """A provider's "no such model" for a model the catalog says is past shutdown: ModelRetiredError,
+    naming the date and the successor (adapters have no clock; the engine does)."""
+    spec = mapped.spec
+    if (
+        not error.model_unavailable
+        or isinstance(error, ModelRetiredError)
+        or spec.status_on(engine.clock()) != "retired"
+    ):
+        return error
+    assert spec.shutdown_on is not None
+    instead = f"; use {spec.successor!r} instead" if spec.successor else ""
+    retired = ModelRetiredError(
+        spec.id,
+        shutdown_on=spec.shutdown_on,
+        successor=spec.successor,
+        message=f"{error.message} ({spec.id} was retired on {spec.shutdown_on.isoformat()}{instead})",
+        status_code=error.status_code if error.status_code and error.status_code >= 400 else 400,
+        code=error.code or "model_retired",
+        provider=error.provider,
+        request_id=error.request_id,
+        body=error.body,
+    )
+    retired.__cause__ = error
+    retired.attempts = error.attempts
+    return retired
 
 
 def _attempt(
@@ -116,27 +151,26 @@ def _send(
     sleep: Callable[[float], None],
 ) -> AdapterResult:
     retries = _retries(engine, adapter.name)
-    lost_reply = False
     for attempt in range(retries + 1):
-        started = time.monotonic()
-        if lost_reply:
-            try:
-                recovered = adapter.recover(batch, spec)
-            except APIError:
-                recovered = None
-            if recovered is not None:
-                attempts.append(_attempt(target, started, recovered, None, recovered=True))
-                return recovered
         if attempt:
             batch = _fresh(batch)
+        started = time.monotonic()
         try:
             result = adapter.generate(_with_timeout(batch, adapter, timeout, deadline), spec)
         except APIError as error:
             attempts.append(_attempt(target, started, None, error))
+            if _lost(error):  # it may have run: fetch what was paid for before anything is sent again
+                started = time.monotonic()
+                try:
+                    recovered = adapter.recover(_with_timeout(batch, adapter, timeout, deadline), spec)
+                except APIError:
+                    recovered = None
+                if recovered is not None:
+                    attempts.append(_attempt(target, started, recovered, None, recovered=True))
+                    return recovered
             delay = _delay(engine.config.retry, attempt, error)
             if _give_up(error, attempt, retries, delay, deadline):
                 raise
-            lost_reply = isinstance(error, APIConnectionError)
             sleep(delay or 0.0)
             continue
         attempts.append(_attempt(target, started, result, None))
@@ -166,7 +200,7 @@ def execute(engine: Engine, plan: Plan, *, sleep: Callable[[float], None] = time
                     sleep,
                 )
             except APIError as error:
-                failures.append(error)
+                failures.append(_explain(engine, mapped, error))
                 continue
             results.append(result)
             failures.extend(result.failures)
@@ -192,27 +226,26 @@ async def _asend(
     timeout: float | None,
 ) -> AdapterResult:
     retries = _retries(engine, adapter.name)
-    lost_reply = False
     for attempt in range(retries + 1):
-        started = time.monotonic()
-        if lost_reply:
-            try:
-                recovered = await adapter.arecover(batch, spec)
-            except APIError:
-                recovered = None
-            if recovered is not None:
-                attempts.append(_attempt(target, started, recovered, None, recovered=True))
-                return recovered
         if attempt:
             batch = _fresh(batch)
+        started = time.monotonic()
         try:
             result = await adapter.agenerate(_with_timeout(batch, adapter, timeout, deadline), spec)
         except APIError as error:
             attempts.append(_attempt(target, started, None, error))
+            if _lost(error):
+                started = time.monotonic()
+                try:
+                    recovered = await adapter.arecover(_with_timeout(batch, adapter, timeout, deadline), spec)
+                except APIError:
+                    recovered = None
+                if recovered is not None:
+                    attempts.append(_attempt(target, started, recovered, None, recovered=True))
+                    return recovered
             delay = _delay(engine.config.retry, attempt, error)
             if _give_up(error, attempt, retries, delay, deadline):
                 raise
-            lost_reply = isinstance(error, APIConnectionError)
             await asyncio.sleep(delay or 0.0)
             continue
         attempts.append(_attempt(target, started, result, None))
@@ -236,7 +269,7 @@ async def execute_async(engine: Engine, plan: Plan) -> Outcome:
         failures: list[APIError] = []
         for item in gathered:
             if isinstance(item, APIError):
-                failures.append(item)
+                failures.append(_explain(engine, mapped, item))
             elif isinstance(item, BaseException):
                 raise item
             else:
