@@ -4,6 +4,9 @@
 - a warning is recorded exactly when a value was changed or dropped;
 - orientation is preserved whenever the target has a size of that orientation;
 - mapping an already valid request changes nothing and warns nothing.
+
+A request redirected to another model that leaves size or quality out is mapped as if it had asked
+for the requested model's defaults (DALL·E 3: 1024x1024, standard): the properties speak of those.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imageshim import ModelSpec, ProviderSettings, builtin_catalog
+from imageshim import ModelSpec, NotFoundError, ProviderSettings, builtin_catalog
 from imageshim._config import MappingPolicy
 from imageshim._mapping import map_request
 from imageshim._request import QUALITIES, STYLES, ImageRequest
@@ -27,9 +30,22 @@ ADAPTERS = [
     RunwareAdapter(ProviderSettings("runware")),
     MockAdapter(ProviderSettings("mock")),
 ]
-TARGETS: list[tuple[str, ModelSpec]] = [
-    (f"{a.name}:{spec.id}", a.profile(spec)) for a in ADAPTERS for spec in builtin_catalog()
-]
+CATALOG = builtin_catalog()
+
+
+def _served() -> list[tuple[str, ModelSpec]]:
+    """Every catalog model as each provider serves it (a provider refuses the models it lacks)."""
+    out = []
+    for adapter in ADAPTERS:
+        for spec in CATALOG:
+            try:
+                out.append((f"{adapter.name}:{spec.id}", adapter.profile(spec)))
+            except NotFoundError:
+                continue
+    return out
+
+
+TARGETS = _served()
 POLICY = MappingPolicy()
 
 sizes = st.one_of(
@@ -72,15 +88,27 @@ def _warned(mapped: Any) -> set[str]:
     return {w.setting for w in mapped.warnings}
 
 
+def _asked(request: ImageRequest, setting: str, requested: ModelSpec | None, spec: ModelSpec) -> Any:
+    """What the caller asked for, counting the requested model's default when redirected."""
+    value = getattr(request, setting)
+    if value is not None or requested is None or requested.id == spec.id:
+        return value
+    default = getattr(requested, f"default_{setting}")
+    return None if default == "auto" else default
+
+
 @settings(max_examples=400, deadline=None)
 @given(target=st.sampled_from(TARGETS), request=requests, default_url=st.booleans())
 def test_mapped_requests_are_valid_and_warned_exactly(
     target: tuple[str, ModelSpec], request: ImageRequest, default_url: bool
 ) -> None:
     name, spec = target
-    mapped = map_request(request, spec, POLICY, name, default_url=default_url)
+    requested = CATALOG.get(request.model)
+    mapped = map_request(request, spec, POLICY, name, default_url=default_url, requested=requested)
     call = mapped.template
     warned = _warned(mapped)
+    size = _asked(request, "size", requested, spec)
+    quality = _asked(request, "quality", requested, spec)
 
     # valid for the target
     if call.width is None:
@@ -98,12 +126,11 @@ def test_mapped_requests_are_valid_and_warned_exactly(
     assert call.end_user_id is None or spec.end_user_id
 
     # a warning exactly when a value changed or was dropped
-    size_changed = request.size is not None and (
-        (request.size == "auto" and call.width is not None)
-        or (request.size != "auto" and call.size != request.size)
+    size_changed = size is not None and (
+        (size == "auto" and call.width is not None) or (size != "auto" and call.size != size)
     )
     assert ("size" in warned) == size_changed
-    assert ("quality" in warned) == (request.quality is not None and call.quality != request.quality)
+    assert ("quality" in warned) == (quality is not None and call.quality != quality)
     assert ("style" in warned) == (request.style is not None and call.style != request.style)
     assert ("n" in warned) == (request.n > spec.max_n)
     assert ("user" in warned) == (request.user is not None and call.end_user_id is None)
@@ -113,7 +140,7 @@ def test_mapped_requests_are_valid_and_warned_exactly(
     assert ("response_format" in warned) == (wants_url and "url" not in spec.response_formats)
 
     # orientation kept whenever the target has that orientation
-    asked = parse_size(request.size or "")
+    asked = parse_size(size or "")
     if asked and call.width is not None and call.height is not None:
         want = orientation(*asked)
         available = {orientation(*p) for p in map(parse_size, spec.sizes) if p} | (

@@ -18,7 +18,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from imageshim import (
     AdapterResult,
@@ -42,22 +42,19 @@ _MEDIA = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 @dataclasses.dataclass(frozen=True)
 class MockCall:
-    """One call the mock received: the target (``mock:<model>``) and the :class:`ImageCall` sent."""
+    """One call the mock received: the target (``mock:<model>``) and the :class:`ImageCall` sent.
+
+    Every field of the call reads straight off it: ``.model``, ``.prompt``, ``.size``, ``.quality``,
+    ``.n``, ``.style``, ``.response_format``, ``.output_format``, ``.background``, ...
+    """
 
     target: str
     call: ImageCall
 
-    @property
-    def model(self) -> str:
-        return self.call.model
-
-    @property
-    def prompt(self) -> str:
-        return self.call.prompt
-
-    @property
-    def size(self) -> str | None:
-        return self.call.size
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy/pickle probe dunders: not the call's fields
+            raise AttributeError(name)
+        return getattr(self.call, name)
 
 
 class MockBackend:

@@ -24,7 +24,7 @@ from ._mapping import MappedRequest, map_request
 from ._registry import AdapterRegistry, default_registry
 from ._routing import Target, resolve_targets
 from ._urls import data_uri, write_file_url
-from ._warnings import WarningRecord
+from ._warnings import WarningRecord, logger
 
 if TYPE_CHECKING:  # pydantic models load with the first request, not with the client
     from ._request import ImageRequest
@@ -135,6 +135,7 @@ class Engine:
                 self.config.mapping,
                 target.name,
                 default_url=default_url,
+                requested=requested,
                 lifecycle=target.warnings,
             )
             for target in targets
@@ -195,24 +196,37 @@ def _first(results: list[AdapterResult], field: str) -> Any:
 
 
 def _usage(results: list[AdapterResult]) -> Usage | None:
+    """The usage of all results, summed; None when no result reported a readable one.
+
+    Only whole-number counts are summed; anything else a provider puts there is left out. An unreadable
+    usage is logged and dropped, never raised: the images it came with are already paid for.
+    """
+    from pydantic import ValidationError
+
     from ._response import Usage
 
-    usages = [r.usage for r in results if r.usage]
-    if not usages:
-        return None
-    if len(usages) == 1:
-        return Usage.model_validate(usages[0])
     total: dict[str, Any] = {}
-    for u in usages:
-        for k, v in u.items():
-            if isinstance(v, int):
-                total[k] = total.get(k, 0) + v
-            elif isinstance(v, dict):
-                inner = total.setdefault(k, {})
-                for ik, iv in v.items():
-                    if isinstance(iv, int):
-                        inner[ik] = inner.get(ik, 0) + iv
-    return Usage.model_validate(total)
+    for usage in (r.usage for r in results if r.usage):
+        for key, value in usage.items():
+            if _count(value):
+                total[key] = total.get(key, 0) + value
+            elif isinstance(value, dict):
+                inner = total.setdefault(key, {})
+                if isinstance(inner, dict):
+                    for ik, iv in value.items():
+                        if _count(iv):
+                            inner[ik] = inner.get(ik, 0) + iv
+    if not total:
+        return None
+    try:
+        return Usage.model_validate(total)
+    except ValidationError as exc:
+        logger.warning("imageshim: ignored an unreadable usage report: %s", redact(str(exc))[:200])
+        return None
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _cost(
@@ -224,8 +238,8 @@ def _cost(
     spec = mapped.spec
     if spec.price_per_token and usage is not None and usage.output_tokens:
         details = usage.input_tokens_details or {}
-        text_in = details.get("text_tokens", usage.input_tokens - details.get("image_tokens", 0))
         image_in = details.get("image_tokens", 0)
+        text_in = details.get("text_tokens", usage.input_tokens - image_in)
         rates = spec.price_per_token
         est = (
             text_in * rates.get("text_input", 0.0)

@@ -68,7 +68,13 @@ def _bad(field: str, value: Any, spec: ModelSpec, allowed: str) -> BadRequestErr
 
 class _Mapper:
     def __init__(
-        self, request: ImageRequest, spec: ModelSpec, policy: MappingPolicy, target: str, default_url: bool
+        self,
+        request: ImageRequest,
+        spec: ModelSpec,
+        policy: MappingPolicy,
+        target: str,
+        default_url: bool,
+        requested: ModelSpec | None,
     ) -> None:
         self.default_url = default_url
         self.request = request
@@ -76,6 +82,19 @@ class _Mapper:
         self.policy = policy
         self.target = target
         self.warnings: list[WarningRecord] = []
+        # Redirected to another model, a caller who left size or quality out still gets what the model
+        # they asked for would have made (DALL·E 3: 1024x1024, standard), not the new model's "auto".
+        self.inherits = requested if requested is not None and requested.id != spec.id else None
+
+    def inherited(self, setting: str) -> tuple[str | None, str]:
+        """The caller's value for ``setting``, else the requested model's default; and how to name it."""
+        value: str | None = getattr(self.request, setting)
+        if value is not None or self.inherits is None:
+            return value, repr(value)
+        default: str = getattr(self.inherits, f"default_{setting}")
+        if default == "auto":
+            return None, "None"
+        return default, f"{default!r} (the {self.inherits.id} default)"
 
     def changed(self, setting: str, requested: Any, applied: Any, reason: str) -> None:
         self.warnings.append(
@@ -93,7 +112,8 @@ class _Mapper:
 
     # ----- one function per setting ------------------------------------------------------------------
     def size(self) -> tuple[int | None, int | None]:
-        spec, size = self.spec, self.request.size
+        spec = self.spec
+        size, named = self.inherited("size")
         if size is None:
             if spec.accepts_auto_size:
                 return None, None
@@ -115,14 +135,15 @@ class _Mapper:
                 "size",
                 size,
                 fitted,
-                f"size {size} is not accepted by {spec.id}; sent the nearest valid {fitted}",
+                f"size {named} is not accepted by {spec.id}; sent the nearest valid {fitted}",
             )
         parsed = parse_size(fitted)
         assert parsed is not None
         return parsed
 
     def quality(self) -> str | None:
-        spec, quality = self.spec, self.request.quality
+        spec = self.spec
+        quality, named = self.inherited("quality")
         if quality is None or quality in spec.qualities:
             return quality
         table = _TO_DALLE_QUALITY if "hd" in spec.qualities else self.policy.quality
@@ -135,7 +156,7 @@ class _Mapper:
                 return None
             applied = spec.default_quality
         self.changed(
-            "quality", quality, applied, f"quality {quality!r} is not offered by {spec.id}; sent {applied!r}"
+            "quality", quality, applied, f"quality {named} is not offered by {spec.id}; sent {applied!r}"
         )
         return applied
 
@@ -232,14 +253,17 @@ def map_request(
     target: str,
     *,
     default_url: bool = False,
+    requested: ModelSpec | None = None,
     lifecycle: tuple[WarningRecord, ...] = (),
 ) -> MappedRequest:
     """Map ``request`` onto ``spec`` (already profiled for the provider behind ``target``).
 
     ``default_url``: the requested model answers with URLs when no response_format is given (DALL·E).
+    ``requested``: the catalog entry of the model the caller named; when the target is another model,
+    its default size and quality stand in for the ones the caller left out.
     ``lifecycle``: the route's warnings for this target, reported before the mapping's own.
     """
-    m = _Mapper(request, spec, policy, target, default_url)
+    m = _Mapper(request, spec, policy, target, default_url, requested)
     prompt = m.prompt()
     width, height = m.size()
     quality = m.quality()
