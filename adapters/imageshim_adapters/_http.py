@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import email.utils
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -23,7 +25,7 @@ import httpx
 from pydantic_core import from_json
 
 from imageshim import APIConnectionError, APIError, APITimeoutError
-from imageshim._errors import redact
+from imageshim._errors import error_class_for_status, redact
 
 __all__ = [
     "HTTPReply",
@@ -82,23 +84,32 @@ async def amap_transport_errors(provider: str) -> AsyncIterator[None]:
 
 
 def retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds to wait, from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    ms = headers.get("retry-after-ms")
+    """Seconds to wait, from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date); None when
+    absent or unreadable (the backoff schedule applies then)."""
+    ms = _seconds(headers.get("retry-after-ms"))
     if ms is not None:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
+        return ms / 1000.0
     value = headers.get("retry-after")
     if value is None:
         return None
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
-        return max(0.0, float(value))
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, parsed.timestamp() - time.time())
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        seconds = float(value) if value is not None else math.nan
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value.strip() else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
+        return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def request_id(headers: httpx.Headers) -> str | None:
@@ -127,29 +138,50 @@ def _loads(body: bytes) -> Any:
 
 
 def parse_json(response: HTTPReply, provider: str) -> Any:
-    """The JSON body, or :class:`APIError` naming the status and an excerpt when it is not JSON."""
+    """The JSON body, or an error naming the status and an excerpt when it is not JSON.
+
+    An error status keeps its class (a proxy's HTML 401 page is still an ``AuthenticationError``, a
+    503 page an ``InternalServerError``); a 2xx body that is not JSON is an :class:`APIError`.
+    """
     try:
         return _loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        raise APIError(
-            f"{provider}: HTTP {response.status_code} with a body that is not JSON: {excerpt(response.content)!r}",
-            provider=provider,
-            request_id=request_id(response.headers),
-            status_code=response.status_code,
-            retryable=response.status_code >= 500 or response.status_code in (408, 429),
-        ) from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        status = response.status_code
+        message = f"{provider}: HTTP {status} with a body that is not JSON: {excerpt(response.content)!r}"
+        common: dict[str, Any] = {
+            "provider": provider,
+            "request_id": request_id(response.headers),
+            "retryable": status >= 500 or status in (408, 409, 429),
+        }
+        if status >= 400:
+            cls = error_class_for_status(status)
+            raise cls(
+                message, status_code=status, retry_after=retry_after(response.headers), **common
+            ) from None
+        raise APIError(message, status_code=status, **common) from None
 
 
-def _limits(total: float) -> httpx.Timeout:
-    return httpx.Timeout(total, connect=min(10.0, total))
+def _limits(total: float, connect: float | None) -> httpx.Timeout:
+    return httpx.Timeout(total, connect=min(connect or 10.0, total))
 
 
-def post(client: httpx.Client, url: str, *, provider: str, total: float, **kwargs: Any) -> HTTPReply:
-    """POST and read the whole reply within ``total`` seconds, or raise :class:`APITimeoutError`."""
+def post(
+    client: httpx.Client,
+    url: str,
+    *,
+    provider: str,
+    total: float,
+    connect: float | None = None,
+    **kwargs: Any,
+) -> HTTPReply:
+    """POST and read the whole reply within ``total`` seconds, or raise :class:`APITimeoutError`.
+
+    ``connect``: seconds to establish the connection (default 10, never more than ``total``).
+    """
     started = time.monotonic()
     with (
         map_transport_errors(provider),
-        client.stream("POST", url, timeout=_limits(total), **kwargs) as response,
+        client.stream("POST", url, timeout=_limits(total, connect), **kwargs) as response,
     ):
         chunks = []
         for chunk in response.iter_bytes():
@@ -164,13 +196,19 @@ def post(client: httpx.Client, url: str, *, provider: str, total: float, **kwarg
 
 
 async def apost(
-    client: httpx.AsyncClient, url: str, *, provider: str, total: float, **kwargs: Any
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    provider: str,
+    total: float,
+    connect: float | None = None,
+    **kwargs: Any,
 ) -> HTTPReply:
     """Async twin of :func:`post`."""
     try:
         async with amap_transport_errors(provider):
             response = await asyncio.wait_for(
-                client.post(url, timeout=_limits(total), **kwargs), timeout=total
+                client.post(url, timeout=_limits(total, connect), **kwargs), timeout=total
             )
     except asyncio.TimeoutError:
         raise APITimeoutError(

@@ -21,15 +21,19 @@ class Image(BaseModel):
 
 
 class Usage(BaseModel):
-    """Token usage as GPT image models report it (extra fields kept)."""
+    """Token usage as GPT image models report it (extra fields kept).
+
+    The details stay free-form: providers add keys (``cached_tokens``, nested breakdowns, nulls) and a
+    reply's bookkeeping must never cost the caller the images that came with it.
+    """
 
     model_config = ConfigDict(extra="allow", defer_build=True)
 
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
-    input_tokens_details: dict[str, int] | None = None
-    output_tokens_details: dict[str, int] | None = None
+    input_tokens_details: dict[str, Any] | None = None
+    output_tokens_details: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
