@@ -170,3 +170,25 @@ async def test_async_recovers_and_explains_retirement(scripted: type[Scripted], 
     )
     with pytest.warns(imageshim.ModelRetiredWarning), pytest.raises(imageshim.ModelRetiredError):
         await retired.images.generate(model="dall-e-3", prompt="a fox")
+
+
+def test_a_fallback_that_cannot_take_the_request_is_left_out(scripted: type[Scripted], clock: Any) -> None:
+    # A 2,000-character prompt fits gpt-image-2 (32,000) but not the dall-e-2 fallback (1,000): the
+    # fallback is left out of this call's plan instead of failing the whole request.
+    scripted.script = [_ok]
+    client = _client(
+        {"routes": {"*": ["scripted:gpt-image-2", "backup:dall-e-2"]}, "lifecycle": {"on_retired": "allow"}},
+        clock,
+    )
+    resp = client.images.generate(model="gpt-image-2", prompt="a fox " * 400)
+    assert resp.imageshim.route == "scripted:gpt-image-2"
+
+
+def test_the_first_target_must_take_the_request(scripted: type[Scripted], clock: Any) -> None:
+    client = _client(
+        {"routes": {"*": ["scripted:dall-e-2", "backup:gpt-image-2"]}, "lifecycle": {"on_retired": "allow"}},
+        clock,
+    )
+    with pytest.raises(imageshim.BadRequestError, match="prompt"):
+        client.images.generate(model="gpt-image-2", prompt="a fox " * 400)
+    assert scripted.log == []

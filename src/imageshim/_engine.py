@@ -19,7 +19,7 @@ import httpx
 from ._adapter import AdapterResult, GeneratedImage, ImageAdapter
 from ._catalog import Catalog, ModelSpec, builtin_catalog
 from ._config import Config, ConfigSource, load_config
-from ._errors import APIError, ConfigurationError, redact
+from ._errors import APIError, BadRequestError, ConfigurationError, redact
 from ._mapping import MappedRequest, map_request
 from ._registry import AdapterRegistry, default_registry
 from ._routing import Target, resolve_targets
@@ -128,19 +128,27 @@ class Engine:
             self._targets[key] = targets
         requested = self.catalog.get(request.model)
         default_url = requested is not None and requested.response_formats[:1] == ("url",)
-        mapped = tuple(
-            map_request(
-                request,
-                self._profile(target),
-                self.config.mapping,
-                target.name,
-                default_url=default_url,
-                requested=requested,
-                lifecycle=target.warnings,
-            )
-            for target in targets
-        )
-        return Plan(request, mapped, timeout)
+        mapped: list[MappedRequest] = []
+        for index, target in enumerate(targets):
+            try:
+                mapped.append(
+                    map_request(
+                        request,
+                        self._profile(target),
+                        self.config.mapping,
+                        target.name,
+                        default_url=default_url,
+                        requested=requested,
+                        lifecycle=target.warnings,
+                    )
+                )
+            except BadRequestError as exc:
+                if index == 0:
+                    raise  # the route's first target must take the request as asked
+                # A fallback that cannot serve this request is left out of this call's plan; the
+                # request still goes where it was routed first.
+                logger.info("imageshim: fallback %s skipped for this request: %s", target.name, exc.message)
+        return Plan(request, tuple(mapped), timeout)
 
     # ----- the response --------------------------------------------------------------------------------
     def build_response(self, plan: Plan, outcome: Outcome) -> ImagesResponse:
