@@ -131,8 +131,45 @@ def test_provider_key_never_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_api_key_env_names_another_variable(monkeypatch: pytest.MonkeyPatch, clock: Any) -> None:
     monkeypatch.setenv("MY_OPENAI_KEY", "sk-mine-0000000000000")
+    from imageshim._request import request_from_kwargs
+
     config = {"providers": {"openai": {"api_key_env": "MY_OPENAI_KEY"}}}
     plan = imageshim.OpenAI(config=config, clock=clock)._engine.plan(
-        imageshim._request.request_from_kwargs({"prompt": "x", "model": "gpt-image-2"})
+        request_from_kwargs({"prompt": "x", "model": "gpt-image-2"})
     )
     assert plan.targets[0].target == "openai:gpt-image-2"
+
+
+def test_invalid_provider_settings_never_echo_the_value(clock: object) -> None:
+    with pytest.raises(imageshim.ConfigurationError) as caught:
+        imageshim.OpenAI(config={"providers": {"runware": "rwKEY-very-secret-0123456789"}}, clock=clock)
+    assert "rwKEY" not in str(caught.value)
+    assert "providers.runware" in str(caught.value)
+    assert "type str" in str(caught.value)
+
+
+def test_provider_keys_and_auth_headers_are_redacted_everywhere(clock: object) -> None:
+    from imageshim._errors import redact
+
+    imageshim.OpenAI(
+        config={
+            "providers": {
+                "runware": {
+                    "api_key": "rw-plain-key-0000111122223333",
+                    "headers": {"X-Proxy-Auth": "tok-9988776655443322", "X-Flag": "true"},
+                }
+            }
+        },
+        clock=clock,
+    )
+    assert redact("key rw-plain-key-0000111122223333 token tok-9988776655443322 flag true") == (
+        "key [REDACTED] token [REDACTED] flag true"
+    )
+    error = imageshim.APIError(
+        "x",
+        body={
+            "error": {"message": "bad key rw-plain-key-0000111122223333", "n": [1, "tok-9988776655443322"]}
+        },
+    )
+    assert "rw-plain-key" not in repr(error.body) and "tok-99887" not in repr(error.body)
+    assert error.body["error"]["n"][0] == 1

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._adapter import ProviderSettings
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, register_secret
 
 __all__ = ["Config", "LifecyclePolicy", "MappingPolicy", "RetryPolicy", "load_config"]
 
@@ -75,7 +75,12 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
     key = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden":
         return key, "unknown key"
-    return key, f"{error['msg']} (got {error.get('input')!r})"
+    value = error.get("input")
+    if error["loc"][:1] == ("providers",):
+        # Provider settings hold keys and auth headers: say what kind of value it was, never the value.
+        return key, f"{error['msg']} (got a value of type {type(value).__name__})"
+    shown = repr(value)
+    return key, f"{error['msg']} (got {shown[:80] + '...' if len(shown) > 80 else shown})"
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -138,6 +143,11 @@ def load_config(config: ConfigSource | Config = None) -> Config:
         name: ProviderSettings(name=name, **p.model_dump(exclude={"headers"}), headers=dict(p.headers))
         for name, p in parsed.providers.items()
     }
+    for settings in providers.values():  # keys and auth headers never show up in a message
+        register_secret(settings.api_key)
+        for value in settings.headers.values():
+            if len(value) >= 12:  # token-like; short values ("true", "v2") would blank common words
+                register_secret(value)
     m = parsed.mapping
     force = os.environ.get("IMAGESHIM_ADAPTER") or None
     return Config(

@@ -76,6 +76,19 @@ def redact(text: str) -> str:
     return _KEY_SHAPES.sub("[REDACTED]", text)
 
 
+def _redact_body(value: Any, depth: int = 0) -> Any:
+    """``value`` with every string passed through :func:`redact` (providers echo keys in error bodies)."""
+    if isinstance(value, str):
+        return redact(value)
+    if depth > 20:
+        return None
+    if isinstance(value, dict):
+        return {redact(str(k)): _redact_body(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_body(v, depth + 1) for v in value]
+    return value
+
+
 class ImageShimError(Exception):
     """Base of every error imageshim raises."""
 
@@ -153,7 +166,8 @@ class APIError(ImageShimError):
         self.provider = provider
         self.request_id = request_id
         self.retry_after = retry_after
-        self.body = body
+        #: the provider's error object as it came (keys it echoed are redacted)
+        self.body = _redact_body(body)
         self._retryable = retryable
         #: every try the shim made before giving up (``imageshim.Attempt`` records)
         self.attempts: list[Any] = []
