@@ -64,7 +64,10 @@ def test_dalle3_prompt_limit_applies_to_dalle3_targets(clock: Any) -> None:
 
 def test_long_dalle3_prompt_is_fine_on_gpt_image_2(clock: Any) -> None:
     client = imageshim.OpenAI(config={"routes": {"*": ["mock:gpt-image-2"]}}, clock=clock)
-    with pytest.warns(imageshim.ModelRetiredWarning):
+    with (
+        pytest.warns(imageshim.ModelRetiredWarning),
+        pytest.warns(imageshim.OptionMappedWarning, match="the dall-e-3 default"),
+    ):
         resp = client.images.generate(model="dall-e-3", prompt="x" * 5000, response_format="b64_json")
     assert resp.data
 

@@ -62,7 +62,10 @@ def test_imageshim_adapter_env_sends_everything_to_the_mock(
 
 def test_redirect_warns_with_date_and_new_target(clock: Any) -> None:
     client = imageshim.OpenAI(config={"routes": {"dall-e-3": ["mock:dall-e-3"]}}, clock=clock)
-    with pytest.warns(imageshim.ModelRetiredWarning) as caught:
+    with (
+        pytest.warns(imageshim.OptionMappedWarning, match="quality 'standard' \\(the dall-e-3 default\\)"),
+        pytest.warns(imageshim.ModelRetiredWarning) as caught,
+    ):
         resp = client.images.generate(model="dall-e-3", prompt="x", response_format="b64_json")
     record = caught[0].message.record  # type: ignore[union-attr]
     assert str(caught[0].message) == (

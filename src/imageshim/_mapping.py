@@ -8,6 +8,7 @@ differs from the value asked for (changed or dropped). Requests that cannot be s
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._adapter import ImageCall
@@ -47,13 +48,11 @@ class MappedRequest:
 
     def calls(self) -> list[ImageCall]:
         """The calls that make up ``n`` images, each with a fresh ``call_id``."""
-        import uuid
-
         out = []
         left = self.n
         while left > 0:
             count = min(left, self.per_call)
-            out.append(dataclasses.replace(self.template, call_id=str(uuid.uuid4()), n=count))
+            out.append(self.template.evolve(call_id=str(uuid.uuid4()), n=count))
             left -= count
         return out
 
@@ -86,15 +85,17 @@ class _Mapper:
         # they asked for would have made (DALL·E 3: 1024x1024, standard), not the new model's "auto".
         self.inherits = requested if requested is not None and requested.id != spec.id else None
 
-    def inherited(self, setting: str) -> tuple[str | None, str]:
-        """The caller's value for ``setting``, else the requested model's default; and how to name it."""
+    def inherited(self, setting: str, *, quote: bool) -> tuple[str | None, str]:
+        """The caller's value for ``setting``, else the requested model's default; and how to name it
+        in a warning (sizes bare, as ``1792x1024``; other values quoted)."""
         value: str | None = getattr(self.request, setting)
-        if value is not None or self.inherits is None:
-            return value, repr(value)
-        default: str = getattr(self.inherits, f"default_{setting}")
-        if default == "auto":
+        if value is None and self.inherits is not None:
+            default: str = getattr(self.inherits, f"default_{setting}")
+            if default != "auto":
+                shown = repr(default) if quote else default
+                return default, f"{shown} (the {self.inherits.id} default)"
             return None, "None"
-        return default, f"{default!r} (the {self.inherits.id} default)"
+        return value, repr(value) if quote else str(value)
 
     def changed(self, setting: str, requested: Any, applied: Any, reason: str) -> None:
         self.warnings.append(
@@ -113,7 +114,7 @@ class _Mapper:
     # ----- one function per setting ------------------------------------------------------------------
     def size(self) -> tuple[int | None, int | None]:
         spec = self.spec
-        size, named = self.inherited("size")
+        size, named = self.inherited("size", quote=False)
         if size is None:
             if spec.accepts_auto_size:
                 return None, None
@@ -143,7 +144,7 @@ class _Mapper:
 
     def quality(self) -> str | None:
         spec = self.spec
-        quality, named = self.inherited("quality")
+        quality, named = self.inherited("quality", quote=True)
         if quality is None or quality in spec.qualities:
             return quality
         table = _TO_DALLE_QUALITY if "hd" in spec.qualities else self.policy.quality
