@@ -213,8 +213,16 @@ def _usage(results: list[AdapterResult]) -> Usage | None:
 
     from ._response import Usage
 
+    usages = [r.usage for r in results if r.usage]
+    if not usages:
+        return None
+    if len(usages) == 1:  # the common case: one reply, read as it came
+        try:
+            return Usage.model_validate(usages[0])
+        except ValidationError:
+            pass
     total: dict[str, Any] = {}
-    for usage in (r.usage for r in results if r.usage):
+    for usage in usages:
         for key, value in usage.items():
             if _count(value):
                 total[key] = total.get(key, 0) + value

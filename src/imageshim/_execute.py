@@ -13,9 +13,9 @@ failures reported. The sync and async loops are twins; their decisions live in s
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -122,15 +122,13 @@ def _with_timeout(
         limit = left
     elif timeout is None:
         return calls  # the adapter applies its own default
-    return [dataclasses.replace(c, timeout=max(0.001, limit)) for c in calls]
+    return [c.evolve(timeout=max(0.001, limit)) for c in calls]
 
 
 def _fresh(calls: list[ImageCall]) -> list[ImageCall]:
     """New ids for a re-send: a provider may refuse a task id it has seen (Runware asks for a fresh UUID per
     task), and recovery of the previous attempt has already been tried with the old ids."""
-    import uuid
-
-    return [dataclasses.replace(c, call_id=str(uuid.uuid4())) for c in calls]
+    return [c.evolve(call_id=str(uuid.uuid4())) for c in calls]
 
 
 def _give_up(error: APIError, attempt: int, retries: int, delay: float | None, deadline: _Deadline) -> bool:
