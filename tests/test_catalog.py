@@ -74,3 +74,63 @@ def test_gpt_image_2_size_rule() -> None:
     for bad in ("1920x1080", "256x256", "3856x1024", "4096x4096", "3072x1008"):
         w, h = map(int, bad.split("x"))
         assert not spec.size_allowed(w, h), bad
+
+
+def test_chatgpt_image_latest_shuts_down_with_gpt_image_1_5() -> None:
+    spec = builtin_catalog().get("chatgpt-image-latest")
+    assert spec is not None
+    assert spec.status_on(D(2026, 11, 24)) == "deprecated"
+    assert spec.days_left(D(2026, 11, 24)) == 7
+    assert spec.status_on(D(2026, 12, 1)) == "retired"
+    assert spec.notice_on == D(2026, 6, 2)
+    assert spec.successor == "gpt-image-2"
+    assert spec.lifecycle_source == "https://developers.openai.com/api/docs/deprecations"
+    # GPT image model facts stated by the SDK; the rest on the safe side (UNCERTAIN)
+    assert spec.response_formats == ("b64_json",)
+    assert spec.styles == ()
+    assert spec.sizes == ("1024x1024", "1536x1024", "1024x1536")
+    assert not spec.accepts_auto_size
+    assert "transparent" not in spec.backgrounds
+    assert (
+        builtin_catalog().first_active_successor("chatgpt-image-latest", D(2026, 12, 2)).id == "gpt-image-2"
+    )  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("model", ["gpt-image-2.6-sunburst", "gpt-image-2.6-flare"])
+def test_gpt_image_2_6_models_take_only_what_the_sdk_states(model: str) -> None:
+    spec = builtin_catalog().get(model)
+    assert spec is not None
+    assert spec.status_on(D(2026, 11, 24)) == "active"
+    assert spec.size_rule is None  # custom sizes are stated for gpt-image-2 and 2.5 only
+    assert spec.qualities == ("low", "medium", "high", "auto")  # xhigh/max are stated for 2.5 only
+    assert spec.capability_source == "https://pypi.org/project/openai/3.57.0/"
+
+
+def test_every_successor_is_in_the_catalog() -> None:
+    catalog = builtin_catalog()
+    for spec in catalog:
+        if spec.successor is not None:
+            assert spec.successor in catalog, spec.id
+
+
+def test_dalle3_lifecycle_cites_openai() -> None:
+    spec = builtin_catalog().get("dall-e-3")
+    assert spec is not None
+    assert spec.lifecycle_source == "https://developers.openai.com/api/docs/models/dall-e-3"
+
+
+def test_prices_cite_their_source() -> None:
+    catalog = builtin_catalog()
+    for spec in catalog:
+        if spec.price_per_image or spec.price_per_token:
+            assert spec.price_source, spec.id
+    gpt_image_2 = catalog.get("gpt-image-2")
+    assert gpt_image_2 is not None
+    assert gpt_image_2.price_source is not None
+    assert gpt_image_2.price_source.startswith("https://openai.com/api/pricing/")
+    # openai.md gives gpt-image-1 prices at 1024x1024 only (and marks them unverified)
+    gpt_image_1 = catalog.get("gpt-image-1")
+    assert gpt_image_1 is not None
+    assert gpt_image_1.price_per_image is not None
+    assert {size for table in gpt_image_1.price_per_image.values() for size in table} == {"1024x1024"}
+    assert "UNCERTAIN" in (gpt_image_1.price_source or "")

@@ -1,11 +1,14 @@
 """OpenAI adapter: ``POST {base_url}/images/generations`` for GPT image models (and DALL·E, where it lives).
 
 The wire format (body, reply models, error mapping) is in :mod:`._openai_wire`; this module owns the
-connection: key, headers, timeouts, and the sync/async send. One :class:`ImageCall` per HTTP request.
+connection: key, headers (``OpenAI-Organization`` / ``OpenAI-Project`` from the config, else from
+``OPENAI_ORG_ID`` / ``OPENAI_PROJECT_ID``, as the official SDK reads them), timeouts, and the sync/async
+send. One :class:`ImageCall` per HTTP request.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -15,6 +18,10 @@ from ._http import apost, post
 from ._openai_wire import build_body, parse_reply
 
 __all__ = ["OpenAIAdapter"]
+
+#: read by the official SDK (openai 3.x ``_client.py``) when ``organization`` / ``project`` are not given
+ORGANIZATION_ENV = "OPENAI_ORG_ID"
+PROJECT_ENV = "OPENAI_PROJECT_ID"
 
 
 class OpenAIAdapter(ImageAdapter):
@@ -31,10 +38,13 @@ class OpenAIAdapter(ImageAdapter):
 
     def _headers(self) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.api_key()}", **self.settings.headers}
-        if self.settings.organization:
-            headers["OpenAI-Organization"] = self.settings.organization
-        if self.settings.project:
-            headers["OpenAI-Project"] = self.settings.project
+        # As the official SDK does: the configured value, else OPENAI_ORG_ID / OPENAI_PROJECT_ID.
+        organization = self.settings.organization or os.environ.get(ORGANIZATION_ENV)
+        project = self.settings.project or os.environ.get(PROJECT_ENV)
+        if organization:
+            headers["OpenAI-Organization"] = organization
+        if project:
+            headers["OpenAI-Project"] = project
         return headers
 
     def _total(self, call: ImageCall) -> float:
@@ -47,10 +57,11 @@ class OpenAIAdapter(ImageAdapter):
             f"{self.base_url}/images/generations",
             provider=self.name,
             total=self._total(call),
+            connect=self.settings.connect_timeout,
             json=build_body(call, spec),
             headers=self._headers(),
         )
-        return parse_reply(response, spec)
+        return parse_reply(response)
 
     async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
         (call,) = calls
@@ -59,7 +70,8 @@ class OpenAIAdapter(ImageAdapter):
             f"{self.base_url}/images/generations",
             provider=self.name,
             total=self._total(call),
+            connect=self.settings.connect_timeout,
             json=build_body(call, spec),
             headers=self._headers(),
         )
-        return parse_reply(response, spec)
+        return parse_reply(response)

@@ -7,8 +7,14 @@ live beside the adapter that talks to that provider, not here.
 Sources (full citations in MIGRATION.md):
 - SPEC: openai/openai-openapi openapi.yaml @ f85dbe22 (2026-08-21), CreateImageRequest.
 - SDK: the ``openai`` Python SDK 3.54.0, ``types/image_model.py`` and ``resources/images.py`` docstrings.
+- SDK_3_57: the same files in ``openai`` 3.57.0 (what the test environment installs), read for the models
+  research/openai.md names without facts (chatgpt-image-latest, gpt-image-2.6-*).
 - DEPRECATIONS: OpenAI's deprecations page.
+- DALLE3_PAGE / DALLE2_PAGE: OpenAI's model pages ("deprecated and removed from the API").
 - RUNWARE_DALLE3: Runware's DALL·E 3 model page ("deactivated on May 12, 2026. Migrate to GPT Image 2.").
+- PRICING: OpenAI's pricing page. Its GPT Image 2 figures were not readable offline; research/openai.md
+  takes them from third parties quoting it (xairouter.com, ai-primer.com, Vercel), and Runware's GPT
+  Image 2 page lists the same token prices and per-image estimates.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 
 SPEC = "https://github.com/openai/openai-openapi/blob/f85dbe223d40e1a31cba812ab2d755c7e98a92a3/openapi.yaml"
 SDK = "https://pypi.org/project/openai/3.54.0/"
+SDK_3_57 = "https://pypi.org/project/openai/3.57.0/"
 DEPRECATIONS = "https://developers.openai.com/api/docs/deprecations"
 DALLE3_PAGE = "https://developers.openai.com/api/docs/models/dall-e-3"
 DALLE2_PAGE = "https://developers.openai.com/api/docs/models/dall-e-2"
@@ -101,7 +108,10 @@ MODELS: dict[str, dict[str, Any]] = {
         # OpenAI's model page now suggests GPT Image 2.5 Sunburst; Runware's says "Migrate to GPT Image 2",
         # and GPT Image 2 is the model both providers serve with the same options: we redirect there.
         "successor": "gpt-image-2",
-        "lifecycle_source": RUNWARE_DALLE3,
+        # OpenAI's page says the model was "deprecated and removed from the API"; the date is in the SDK 3.54
+        # ImageModel docstring ("retired on May 12, 2026") and on Runware's page (RUNWARE_DALLE3:
+        # "deactivated on May 12, 2026. Migrate to GPT Image 2.", the second source; one URL fits here).
+        "lifecycle_source": DALLE3_PAGE,
         "capability_source": SPEC,
         "price_per_image": {
             "standard": {"1024x1024": 0.040, "1792x1024": 0.080, "1024x1792": 0.080},
@@ -116,15 +126,19 @@ MODELS: dict[str, dict[str, Any]] = {
         "default_size": "auto",
         "notice_on": None,
         "shutdown_on": "2026-10-23",
+        # OpenAI suggests gpt-image-2.5-sunburst or -flare (SDK 3.54 docstring). We keep gpt-image-2, as for
+        # dall-e-3: the model OpenAI and Runware both serve with the same options (correct via [[models]]).
         "successor": "gpt-image-2",
         "lifecycle_source": SDK,
         "capability_source": SPEC,
+        # Only the 1024x1024 prices are in openai.md, and those "from memory" (UNCERTAIN): other sizes get
+        # no estimate rather than a guessed one.
         "price_per_image": {
-            "low": {"1024x1024": 0.011, "1536x1024": 0.016, "1024x1536": 0.016},
-            "medium": {"1024x1024": 0.042, "1536x1024": 0.063, "1024x1536": 0.063},
-            "high": {"1024x1024": 0.167, "1536x1024": 0.25, "1024x1536": 0.25},
+            "low": {"1024x1024": 0.011},
+            "medium": {"1024x1024": 0.042},
+            "high": {"1024x1024": 0.167},
         },
-        "price_source": "https://openai.com/api/pricing/ (2025 table; UNCERTAIN, see openai.md)",
+        "price_source": "https://openai.com/api/pricing/ (2025 table from memory, UNCERTAIN: see openai.md)",
     },
     "gpt-image-1-mini": {
         **_GPT_IMAGE_COMMON,
@@ -133,6 +147,9 @@ MODELS: dict[str, dict[str, Any]] = {
         "default_size": "auto",
         "notice_on": "2026-06-02",
         "shutdown_on": "2026-12-01",
+        # OpenAI's suggestion changed over time (openai.md §5): gpt-image-2 (June), then
+        # gpt-image-2.5-sunburst / -flare, then gpt-image-2.6-*. We keep gpt-image-2, as for dall-e-3: the
+        # model OpenAI and Runware both serve with the same options (correct via [[models]]).
         "successor": "gpt-image-2",
         "lifecycle_source": DEPRECATIONS,
         "capability_source": SPEC,
@@ -146,6 +163,9 @@ MODELS: dict[str, dict[str, Any]] = {
         "default_size": "auto",
         "notice_on": "2026-06-02",
         "shutdown_on": "2026-12-01",
+        # OpenAI's suggestion changed over time (openai.md §5): gpt-image-2 (June), then
+        # gpt-image-2.5-sunburst / -flare, then gpt-image-2.6-*. We keep gpt-image-2, as for dall-e-3: the
+        # model OpenAI and Runware both serve with the same options (correct via [[models]]).
         "successor": "gpt-image-2",
         "lifecycle_source": DEPRECATIONS,
         "capability_source": SPEC,
@@ -168,14 +188,16 @@ MODELS: dict[str, dict[str, Any]] = {
         "successor": None,
         "lifecycle_source": DEPRECATIONS,
         "capability_source": SDK,
-        # Token prices: text in $5/1M, image in $8/1M, image out $30/1M (openai.md, Runware GPT Image 2 page).
+        # Token prices: text in $5/1M, image in $8/1M, image out $30/1M; per-image estimates at 1024x1024
+        # (openai.md §2 "Pricing": OpenAI's pricing page as quoted by third parties; Runware's GPT Image 2
+        # page, RUNWARE_GPT_IMAGE_2, lists the same figures).
         "price_per_token": {"text_input": 5.0e-6, "image_input": 8.0e-6, "output": 30.0e-6},
         "price_per_image": {
             "low": {"1024x1024": 0.006},
             "medium": {"1024x1024": 0.053},
             "high": {"1024x1024": 0.211},
         },
-        "price_source": RUNWARE_GPT_IMAGE_2,
+        "price_source": f"{PRICING} (as quoted by xairouter.com, ai-primer.com and Vercel; see openai.md)",
     },
 }
 
@@ -190,6 +212,44 @@ for _id in ("gpt-image-2.5-sunburst", "gpt-image-2.5-flare"):
         "price_per_token": None,
         "price_per_image": None,
         "price_source": None,
+    }
+
+# GPT image models research/openai.md names without capabilities. The SDK 3.57 generate() docstring lists
+# them as supported GPT image models and states only what holds for every GPT image model: the standard
+# sizes 1024x1024, 1536x1024, 1024x1536; quality low/medium/high/auto; n 1-10; 32000-character prompts;
+# output_format, output_compression, moderation and stream. Custom sizes are stated for gpt-image-2 and
+# 2.5 only, xhigh/max for 2.5 only. Everything else is UNCERTAIN and set to the safe side: no "auto" size
+# (the default 1024x1024 is sent instead) and no transparent background (refused before any request
+# rather than paid for and refused by OpenAI). Correct either through [[models]].
+_GPT_IMAGE_STANDARD: dict[str, Any] = {
+    **_GPT_IMAGE_COMMON,
+    "sizes": ("1024x1024", "1536x1024", "1024x1536"),
+    "default_size": "1024x1024",
+    "backgrounds": ("opaque", "auto"),
+    "capability_source": SDK_3_57,
+    "price_per_image": None,
+    "price_source": None,
+}
+MODELS["chatgpt-image-latest"] = {
+    **_GPT_IMAGE_STANDARD,
+    "name": "ChatGPT Image Latest",
+    # Shut down with gpt-image-1-mini and gpt-image-1.5 (openai.md §5, deprecations page).
+    "notice_on": "2026-06-02",
+    "shutdown_on": "2026-12-01",
+    # Successor as for gpt-image-1.5 (the deprecations page's suggestion changed over time, openai.md §5).
+    "successor": "gpt-image-2",
+    "lifecycle_source": DEPRECATIONS,
+}
+for _id in ("gpt-image-2.6-sunburst", "gpt-image-2.6-flare"):
+    # Named in the SDK ImageModel literal and as replacements on the deprecations page (zh-Hans snapshot,
+    # openai.md §5): no shutdown announced.
+    MODELS[_id] = {
+        **_GPT_IMAGE_STANDARD,
+        "name": _id.replace("gpt-image-", "GPT Image ").replace("-", " ").title(),
+        "notice_on": None,
+        "shutdown_on": None,
+        "successor": None,
+        "lifecycle_source": DEPRECATIONS,
     }
 
 # Dated snapshot names resolve to their family entry.

@@ -230,3 +230,138 @@ def test_openai_base_url_env_is_honoured(
     recorder = recorder_factory(gpt_reply)
     client(recorder, clock).images.generate(model="gpt-image-2", prompt="x")
     assert str(recorder.requests[0].url) == "http://127.0.0.1:9999/v1/images/generations"
+
+
+def test_api_key_from_openai_api_key_env(
+    recorder_factory: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-0123456789abcdefghij")
+    recorder = recorder_factory(gpt_reply)
+    config = {"routes": {"*": ["openai:gpt-image-2"]}}
+    c = imageshim.OpenAI(config=config, http_client=recorder.client(), clock=clock)
+    c.images.generate(model="gpt-image-2", prompt="x")
+    assert recorder.requests[0].headers["authorization"] == "Bearer sk-env-0123456789abcdefghij"
+
+
+def test_missing_key_names_the_env_var_before_any_request(recorder_factory: Any, clock: Any) -> None:
+    recorder = recorder_factory(gpt_reply)
+    config = {"routes": {"*": ["openai:gpt-image-2"]}}
+    c = imageshim.OpenAI(config=config, http_client=recorder.client(), clock=clock)
+    with pytest.raises(imageshim.MissingAPIKeyError, match="OPENAI_API_KEY"):
+        c.images.generate(model="gpt-image-2", prompt="x")
+    assert recorder.requests == []
+
+
+def test_organization_and_project_headers_from_config(recorder_factory: Any, clock: Any) -> None:
+    recorder = recorder_factory(gpt_reply)
+    c = client(
+        recorder,
+        clock,
+        providers={"openai": {"api_key": KEY, "organization": "org-cfg", "project": "proj_cfg"}},
+    )
+    c.images.generate(model="gpt-image-2", prompt="x")
+    headers = recorder.requests[0].headers
+    assert (headers["openai-organization"], headers["openai-project"]) == ("org-cfg", "proj_cfg")
+
+
+def test_organization_and_project_from_the_sdk_env_vars(
+    recorder_factory: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The official SDK reads OPENAI_ORG_ID / OPENAI_PROJECT_ID when they are not configured.
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-env")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj_env")
+    recorder = recorder_factory(gpt_reply)
+    client(recorder, clock).images.generate(model="gpt-image-2", prompt="x")
+    headers = recorder.requests[0].headers
+    assert (headers["openai-organization"], headers["openai-project"]) == ("org-env", "proj_env")
+
+    # configured values win over the environment
+    recorder = recorder_factory(gpt_reply)
+    c = client(recorder, clock, providers={"openai": {"api_key": KEY, "project": "proj_cfg"}})
+    c.images.generate(model="gpt-image-2", prompt="x")
+    headers = recorder.requests[0].headers
+    assert (headers["openai-organization"], headers["openai-project"]) == ("org-env", "proj_cfg")
+
+
+def test_no_organization_or_project_header_unless_set(recorder_factory: Any, clock: Any) -> None:
+    recorder = recorder_factory(gpt_reply)
+    client(recorder, clock).images.generate(model="gpt-image-2", prompt="x")
+    assert "openai-organization" not in recorder.requests[0].headers
+    assert "openai-project" not in recorder.requests[0].headers
+
+
+def test_dalle3_default_url_call_gets_file_urls(recorder_factory: Any, clock: Any, tmp_path: Path) -> None:
+    """DALL·E 3 code that never set response_format reads data[0].url: with [mapping] url = "file" it gets
+    a file:// URL of a file holding the image."""
+    recorder = recorder_factory(gpt_reply)
+    url_dir = tmp_path / "images"
+    c = client(recorder, clock, mapping={"url": "file", "url_dir": str(url_dir)})
+    with pytest.warns(imageshim.ImageShimWarning) as caught:
+        resp = c.images.generate(model="dall-e-3", prompt="a lighthouse", size="1792x1024")
+    assert {type(w.message) for w in caught} == {imageshim.ModelRetiredWarning, imageshim.OptionMappedWarning}
+    assert any("file:// URLs" in str(w.message) for w in caught)
+    assert "response_format" not in recorder.json()
+    url = resp.data[0].url or ""
+    assert url.startswith("file://")
+    path = Path(urlparse(url).path)
+    assert path.parent == url_dir.resolve()
+    assert path.read_bytes() == IMAGE
+    assert resp.data[0].b64_json is None
+
+
+@pytest.mark.parametrize(
+    ("key", "fragment"),
+    [
+        ("style", "take no 'style'"),
+        ("response_format", "take no 'response_format'"),
+        ("size", "pass size= instead"),
+        ("quality", "pass quality= instead"),
+        ("n", "pass n= instead"),
+        ("model", "the route's target model"),
+        ("prompt", "pass prompt= instead"),
+        ("stream", "not an event stream"),
+    ],
+)
+def test_extra_body_keys_a_gpt_image_target_refuses(
+    key: str, fragment: str, recorder_factory: Any, clock: Any
+) -> None:
+    recorder = recorder_factory(gpt_reply)
+    with pytest.raises(imageshim.BadRequestError, match=fragment) as info:
+        client(recorder, clock).images.generate(model="gpt-image-2", prompt="x", extra_body={key: "vivid"})
+    assert f"extra_body[{key!r}]" in info.value.message
+    assert info.value.param == "extra_body"
+    assert recorder.requests == []
+
+
+def test_extra_body_refused_for_a_redirected_dalle3_call(recorder_factory: Any, clock: Any) -> None:
+    # The DALL·E 3 habit of passing response_format through extra_body would be a sure 400 on gpt-image-2.
+    recorder = recorder_factory(gpt_reply)
+    with (
+        pytest.warns(imageshim.ImageShimWarning) as caught,
+        pytest.raises(imageshim.BadRequestError, match="response_format"),
+    ):
+        client(recorder, clock).images.generate(
+            model="dall-e-3", prompt="x", response_format="b64_json", extra_body={"response_format": "url"}
+        )
+    assert imageshim.ModelRetiredWarning in {type(w.message) for w in caught}
+    assert recorder.requests == []
+
+
+def test_other_extra_body_keys_are_sent_verbatim(recorder_factory: Any, clock: Any) -> None:
+    recorder = recorder_factory(gpt_reply)
+    client(recorder, clock).images.generate(
+        model="gpt-image-2", prompt="x", extra_body={"safety_identifier": "u-1", "complexity": "low"}
+    )
+    sent = recorder.json()
+    assert (sent["safety_identifier"], sent["complexity"]) == ("u-1", "low")
+
+
+def test_extra_body_is_merged_verbatim_for_a_dalle_target(recorder_factory: Any, clock: Any) -> None:
+    def dalle_reply(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"created": 1, "data": [{"url": "https://example.test/i.png"}]})
+
+    recorder = recorder_factory(dalle_reply)
+    c = client(recorder, clock, routes={"*": ["openai:dall-e-3"]}, lifecycle={"on_retired": "allow"})
+    with pytest.warns(imageshim.ModelRetiredWarning):
+        c.images.generate(model="dall-e-3", prompt="x", extra_body={"style": "natural"})
+    assert recorder.json()["style"] == "natural"
