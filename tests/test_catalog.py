@@ -134,3 +134,16 @@ def test_prices_cite_their_source() -> None:
     assert gpt_image_1.price_per_image is not None
     assert {size for table in gpt_image_1.price_per_image.values() for size in table} == {"1024x1024"}
     assert "UNCERTAIN" in (gpt_image_1.price_source or "")
+
+
+def test_models_entries_record_what_the_user_set() -> None:
+    from imageshim import builtin_catalog
+
+    catalog = builtin_catalog().with_overrides(
+        [{"id": "gpt-image-2", "max_n": 10}, {"id": "gpt-image-2", "shutdown_on": "2027-06-01"}],
+        "imageshim.toml",
+    )
+    spec = catalog.get("gpt-image-2")
+    assert spec is not None
+    assert spec.user_fields == frozenset({"max_n", "shutdown_on"})
+    assert builtin_catalog().get("gpt-image-2").user_fields == frozenset()  # type: ignore[union-attr]

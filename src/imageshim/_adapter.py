@@ -128,6 +128,9 @@ class AdapterResult:
     background: str | None = None
     request_id: str | None = None
     failures: list[APIError] = dataclasses.field(default_factory=list)
+    #: from :meth:`ImageAdapter.recover` only: calls known not to have run (nothing billed), which the core
+    #: sends again with fresh ids, as a retry, next to the images recovered
+    resend: list[ImageCall] = dataclasses.field(default_factory=list)
 
 
 class ImageAdapter(ABC):
@@ -234,8 +237,10 @@ class ImageAdapter(ABC):
         """Async twin of :meth:`generate`."""
 
     def recover(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult | None:
-        """After a lost reply (timeout or dropped connection once the request was sent), fetch the result
-        of ``calls`` without generating again, or return None when that is not possible."""
+        """After a lost reply (timeout, dropped connection or unreadable reply once the request was sent),
+        fetch the result of ``calls`` without generating again, or return None when nothing is known (the
+        core then retries as usual). A result may hold some images, failures for calls that must not be
+        sent again (still running: they will be billed), and ``resend`` for calls known not to have run."""
         return None
 
     async def arecover(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult | None:

@@ -80,6 +80,8 @@ class ModelSpec:
     price_per_image: Mapping[str, Mapping[str, float]] | None = None
     price_per_token: Mapping[str, float] | None = None
     price_source: str | None = None
+    #: the facts set by the user's ``[[models]]`` entries: a provider's profile leaves them as they are
+    user_fields: frozenset[str] = frozenset()
 
     def status_on(self, day: date) -> Status:
         if self.shutdown_on is not None and day >= self.shutdown_on:
@@ -117,7 +119,8 @@ class ModelSpec:
         return dataclasses.replace(self, **_coerce(changes))
 
 
-FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(ModelSpec))
+#: the facts a ``[[models]]`` entry may set
+FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(ModelSpec)) - {"user_fields"}
 _LIFECYCLE_FIELDS = frozenset({"notice_on", "shutdown_on", "successor"})
 _DATE_FIELDS = ("notice_on", "shutdown_on")
 _TUPLE_FIELDS = (
@@ -200,7 +203,9 @@ class Catalog:
             if base is None:
                 raise KeyError(str(base_id) if base_id is not None else model_id)
             name = data.get("name", base.name if base_id is None else model_id)
-            specs[model_id] = base.with_changes({**data, "id": model_id, "name": name})
+            inherited = base.user_fields if base_id is None else frozenset()
+            user = inherited | (frozenset(entry) - {"id", "like"})
+            specs[model_id] = base.with_changes({**data, "id": model_id, "name": name, "user_fields": user})
         return Catalog(specs.values(), self._aliases)
 
 

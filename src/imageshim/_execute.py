@@ -147,8 +147,10 @@ def _send(
     deadline: _Deadline,
     timeout: float | None,
     sleep: Callable[[float], None],
-) -> AdapterResult:
+) -> list[AdapterResult]:
+    """Send one batch with retries; every result gathered on the way (a recovery may bring part of it)."""
     retries = _retries(engine, adapter.name)
+    kept: list[AdapterResult] = []
     for attempt in range(retries + 1):
         if attempt:
             batch = _fresh(batch)
@@ -165,14 +167,17 @@ def _send(
                     recovered = None
                 if recovered is not None:
                     attempts.append(_attempt(target, started, recovered, None, recovered=True))
-                    return recovered
+                    kept.append(recovered)
+                    if not recovered.resend:
+                        return kept
+                    batch = recovered.resend  # known not to have run: the next attempt sends only these
             delay = _delay(engine.config.retry, attempt, error)
             if _give_up(error, attempt, retries, delay, deadline):
-                raise
+                return _keep(kept, error)
             sleep(delay or 0.0)
             continue
         attempts.append(_attempt(target, started, result, None))
-        return result
+        return [*kept, result]
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -186,7 +191,7 @@ def execute(engine: Engine, plan: Plan, *, sleep: Callable[[float], None] = time
         failures: list[APIError] = []
         for batch in _batches(mapped.calls(), adapter.max_calls_per_request):
             try:
-                result = _send(
+                sent = _send(
                     engine,
                     adapter,
                     batch,
@@ -200,8 +205,7 @@ def execute(engine: Engine, plan: Plan, *, sleep: Callable[[float], None] = time
             except APIError as error:
                 failures.append(_explain(engine, mapped, error))
                 continue
-            results.append(result)
-            failures.extend(result.failures)
+            _gather(sent, results, failures)
         outcome = _settle(mapped, results, failures, attempts)
         if outcome is not None:
             return outcome
@@ -222,8 +226,9 @@ async def _asend(
     attempts: list[Attempt],
     deadline: _Deadline,
     timeout: float | None,
-) -> AdapterResult:
+) -> list[AdapterResult]:
     retries = _retries(engine, adapter.name)
+    kept: list[AdapterResult] = []
     for attempt in range(retries + 1):
         if attempt:
             batch = _fresh(batch)
@@ -235,19 +240,24 @@ async def _asend(
             if _lost(error):
                 started = time.monotonic()
                 try:
-                    recovered = await adapter.arecover(_with_timeout(batch, adapter, timeout, deadline), spec)
+                    recovered = await adapter.arecover(
+                        _with_timeout(batch, adapter, timeout, deadline), spec
+                    )
                 except APIError:
                     recovered = None
                 if recovered is not None:
                     attempts.append(_attempt(target, started, recovered, None, recovered=True))
-                    return recovered
+                    kept.append(recovered)
+                    if not recovered.resend:
+                        return kept
+                    batch = recovered.resend
             delay = _delay(engine.config.retry, attempt, error)
             if _give_up(error, attempt, retries, delay, deadline):
-                raise
+                return _keep(kept, error)
             await asyncio.sleep(delay or 0.0)
             continue
         attempts.append(_attempt(target, started, result, None))
-        return result
+        return [*kept, result]
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -271,8 +281,7 @@ async def execute_async(engine: Engine, plan: Plan) -> Outcome:
             elif isinstance(item, BaseException):
                 raise item
             else:
-                results.append(item)
-                failures.extend(item.failures)
+                _gather(item, results, failures)
         outcome = _settle(mapped, results, failures, attempts)
         if outcome is not None:
             return outcome
@@ -284,6 +293,22 @@ async def execute_async(engine: Engine, plan: Plan) -> Outcome:
 
 
 # ----- shared decisions -------------------------------------------------------------------------------
+def _keep(kept: list[AdapterResult], error: APIError) -> list[AdapterResult]:
+    """Giving up on a batch: raise when nothing arrived; else keep what a recovery brought, with the
+    calls that were still to be sent reported as failed."""
+    if not kept:
+        raise error
+    kept[-1].failures.append(error)
+    kept[-1].resend = []
+    return kept
+
+
+def _gather(sent: list[AdapterResult], results: list[AdapterResult], failures: list[APIError]) -> None:
+    for result in sent:
+        results.append(result)
+        failures.extend(result.failures)
+
+
 def _settle(
     mapped: MappedRequest, results: list[AdapterResult], failures: list[APIError], attempts: list[Attempt]
 ) -> Outcome | None:
