@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 import imageshim
+from imageshim_adapters import runware as runware_module
 
 KEY = "rw-secret-key-abcdefghijkl"
 GPT2 = {
@@ -20,17 +21,30 @@ GPT2 = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reply without the images asked for is followed by a getResponse poll: it never really sleeps."""
+
+    async def asleep(_: float) -> None:
+        return None
+
+    monkeypatch.setattr(runware_module, "_sleep", lambda _: None)
+    monkeypatch.setattr(runware_module, "_asleep", asleep)
+
+
 def ok_reply(request: httpx.Request) -> httpx.Response:
-    """One data item per requested image, echoing each task's UUID, like Runware."""
+    """One data item per requested image, echoing each task's UUID, like Runware; ``cost`` only when the
+    task asked for it with ``includeCost`` (Runware's default is false)."""
     data = []
     for task in json.loads(request.content):
         for _ in range(task.get("numberResults", 1)):
-            item = {
+            item: dict[str, Any] = {
                 "taskType": "imageInference",
                 "taskUUID": task["taskUUID"],
                 "imageUUID": str(uuid.uuid4()),
-                "cost": 0.05,
             }
+            if task.get("includeCost") is True:
+                item["cost"] = 0.05
             if task.get("outputType") == "base64Data":
                 item["imageBase64Data"] = "iVBORw0KGgo="
             else:
@@ -64,6 +78,7 @@ def test_dalle3_request_on_gpt_image_2_returns_real_urls(recorder_factory: Any, 
         "width": 1792,
         "height": 1024,
         "numberResults": 3,
+        "includeCost": True,
         "providerSettings": {"openai": {"quality": "high"}},
     }
     assert [d.url for d in resp.data] == [
@@ -101,7 +116,7 @@ def test_b64_output_and_formats(recorder_factory: Any, clock: Any) -> None:
 
 def test_size_rule_on_runware(recorder_factory: Any, clock: Any) -> None:
     client, recorder = _client(ok_reply, recorder_factory, clock)
-    with pytest.warns(imageshim.OptionMappedWarning, match="1920x1080 is not accepted"):
+    with pytest.warns(imageshim.OptionMappedWarning, match="1920x1080'? is not accepted"):
         client.images.generate(model="gpt-image-2", prompt="a cat", size="1920x1080")
     (task,) = recorder.json()
     assert task["width"] % 16 == 0
@@ -252,6 +267,7 @@ def test_error_shapes(
         client.images.generate(model="gpt-image-2", prompt="a cat")
     error = info.value
     assert type(error) is cls
+    assert isinstance(error, imageshim.APIError)
     assert (error.status_code, error.code, error.provider, error.retryable) == (
         status,
         code,
@@ -273,7 +289,9 @@ def test_parameter_list_is_joined(recorder_factory: Any, clock: Any) -> None:
     assert info.value.param == "width, height"
 
 
-def test_retired_model_on_runware(recorder_factory: Any, clock: Any) -> None:
+def test_model_runware_no_longer_serves(recorder_factory: Any, clock: Any) -> None:
+    """unknownModel: the adapter reports the model unavailable (a NotFoundError); deciding that the model
+    is retired (ModelRetiredError) is the core's job, from its catalog and clock, never the adapter's."""
     config = {**GPT2, "routes": {"*": ["runware:dall-e-3"]}, "lifecycle": {"on_retired": "allow"}}
     client, _ = _client(
         _for_task(400, code="unknownModel", message="model not found", parameter="model"),
@@ -281,9 +299,10 @@ def test_retired_model_on_runware(recorder_factory: Any, clock: Any) -> None:
         clock,
         config,
     )
-    with pytest.warns(imageshim.ModelRetiredWarning), pytest.raises(imageshim.ModelRetiredError) as info:
+    with pytest.warns(imageshim.ModelRetiredWarning), pytest.raises(imageshim.APIError) as info:
         client.images.generate(model="dall-e-3", prompt="a cat")
-    assert info.value.successor == "gpt-image-2"
+    assert info.value.model_unavailable is True
+    assert isinstance(info.value, (imageshim.NotFoundError, imageshim.ModelRetiredError))
 
 
 @pytest.mark.parametrize(
@@ -317,16 +336,19 @@ def test_partial_batch_returns_what_succeeded(recorder_factory: Any, clock: Any)
     def reply(request: httpx.Request) -> httpx.Response:
         first, second, third = json.loads(request.content)
         data = [
-            {"taskUUID": t["taskUUID"], "imageURL": f"https://im.runware.ai/{i}.jpg", "cost": 0.04}
+            {"taskUUID": t["taskUUID"], "imageURL": f"https://im.runware.ai/{i}.jpg"}
+            | ({"cost": 0.04} if t.get("includeCost") else {})
             for i, t in enumerate((first, third))
         ]
         errors = [{"taskUUID": second["taskUUID"], "code": "contentPolicyViolation", "message": "blocked"}]
         return httpx.Response(200, json={"data": data, "errors": errors})
 
     config = {**GPT2, "routes": {"*": ["runware:dall-e-3"]}, "lifecycle": {"on_retired": "allow"}}
-    client, _ = _client(reply, recorder_factory, clock, config)
-    with pytest.warns(imageshim.ImageShimWarning):
+    client, recorder = _client(reply, recorder_factory, clock, config)
+    with pytest.warns(imageshim.ImageShimWarning) as caught:
         resp = client.images.generate(model="dall-e-3", prompt="a cat", n=3)
+    assert len(recorder.requests) == 1  # a moderation refusal is not retried
+    assert any("2 of 3 images arrived" in str(w.message) for w in caught)
     assert [d.url for d in resp.data] == ["https://im.runware.ai/0.jpg", "https://im.runware.ai/1.jpg"]
     assert resp.imageshim.failures == [
         {
@@ -337,7 +359,9 @@ def test_partial_batch_returns_what_succeeded(recorder_factory: Any, clock: Any)
             "provider": "runware",
         }
     ]
-    assert resp.imageshim.cost_usd is None or resp.imageshim.cost_usd == pytest.approx(0.08)
+    # the two images that arrived, at the cost Runware reported for them (the refused task costs nothing)
+    assert resp.imageshim.cost_usd == pytest.approx(0.08)
+    assert resp.imageshim.cost_source == "provider"
 
 
 def test_results_are_matched_by_task_uuid_not_position(recorder_factory: Any, clock: Any) -> None:

@@ -31,6 +31,8 @@ def _reply_for(exchange: dict[str, Any]) -> Any:
         body = json.loads(json.dumps(exchange["response"]))
         for item in body["data"]:
             item["taskUUID"] = sent[0]["taskUUID"]  # the reply echoes the UUID we generated
+            if sent[0].get("includeCost") is not True:
+                item.pop("cost", None)  # Runware reports cost only when asked (includeCost, default false)
         return httpx.Response(200, json=body)
 
     return reply
@@ -56,7 +58,9 @@ def test_seed_exchange_replays_exactly(exchange: dict[str, Any], recorder_factor
     assert request.headers["authorization"] == "Bearer rw-test-key-0123456789"
     (sent,) = json.loads(request.content)
     assert uuid.UUID(sent["taskUUID"]).version == 4
-    assert {**sent, "taskUUID": recorded["taskUUID"]} == recorded
+    # the recorded body plus exactly includeCost (so that Runware reports what it charged), nothing else
+    assert {**sent, "taskUUID": recorded["taskUUID"]} == {**recorded, "includeCost": True}
+    assert set(sent) - set(recorded) == {"includeCost"}
 
     item = exchange["response"]["data"][0]
     assert resp.data[0].url == item["imageURL"]
@@ -78,7 +82,7 @@ async def test_seed_exchange_async(recorder_factory: Any, clock: Any) -> None:
             model="dall-e-3", prompt=recorded["positivePrompt"], size="1792x1024", quality="hd"
         )
     (sent,) = recorder.json()
-    assert {**sent, "taskUUID": recorded["taskUUID"]} == recorded
+    assert {**sent, "taskUUID": recorded["taskUUID"]} == {**recorded, "includeCost": True}
     assert resp.data[0].url == exchange["response"]["data"][0]["imageURL"]
     assert resp.imageshim.cost_usd == pytest.approx(0.12)
 
