@@ -27,17 +27,8 @@ from imageshim import (
 from imageshim._errors import error_class_for_status
 
 from ._http import HTTPReply, apost, excerpt, parse_json, post, request_id
-from ._runware_wire import (
-    AIR,
-    TaskResult,
-    build_task,
-    by_task,
-    error_for,
-    output_format_of,
-    parse_reply,
-    poll_task,
-    task_errors,
-)
+from ._runware_reply import TaskResult, by_task, error_for, parse_reply, task_errors
+from ._runware_wire import AIR, build_task, output_format_of, poll_task
 
 __all__ = ["RunwareAdapter"]
 

@@ -14,7 +14,7 @@ import pytest
 import imageshim
 from imageshim import ImageCall, ProviderSettings, builtin_catalog
 from imageshim_adapters import runware as runware_module
-from imageshim_adapters._runware_wire import MODERATION_CODES
+from imageshim_adapters._runware_reply import MODERATION_CODES
 from imageshim_adapters.runware import RunwareAdapter
 
 KEY = "rw-secret-key-abcdefghijkl"
