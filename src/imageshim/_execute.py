@@ -240,9 +240,7 @@ async def _asend(
             if _lost(error):
                 started = time.monotonic()
                 try:
-                    recovered = await adapter.arecover(
-                        _with_timeout(batch, adapter, timeout, deadline), spec
-                    )
+                    recovered = await adapter.arecover(_with_timeout(batch, adapter, timeout, deadline), spec)
                 except APIError:
                     recovered = None
                 if recovered is not None:
@@ -272,7 +270,13 @@ async def execute_async(engine: Engine, plan: Plan) -> Outcome:
             _asend(engine, adapter, b, mapped.spec, mapped.target, attempts, deadline, plan.timeout)
             for b in batches
         ]
-        gathered = await asyncio.gather(*sends, return_exceptions=True)
+        if len(sends) == 1:  # the common case: no Task for a lone batch
+            try:
+                gathered: list[Any] = [await sends[0]]
+            except APIError as error:
+                gathered = [error]
+        else:
+            gathered = await asyncio.gather(*sends, return_exceptions=True)
         results: list[AdapterResult] = []
         failures: list[APIError] = []
         for item in gathered:
