@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -11,46 +10,13 @@ import httpx
 import pytest
 
 import imageshim
-from imageshim_adapters import runware as runware_module
 
-KEY = "rw-secret-key-abcdefghijkl"
-GPT2 = {
-    "routes": {"*": ["runware:gpt-image-2"]},
-    "providers": {"runware": {"api_key": KEY}},
-    "retry": {"max_retries": 0},
-}
+from ._runware_fakes import GPT2, KEY, ok_reply
 
 
 @pytest.fixture(autouse=True)
-def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A reply without the images asked for is followed by a getResponse poll: it never really sleeps."""
-
-    async def asleep(_: float) -> None:
-        return None
-
-    monkeypatch.setattr(runware_module, "_sleep", lambda _: None)
-    monkeypatch.setattr(runware_module, "_asleep", asleep)
-
-
-def ok_reply(request: httpx.Request) -> httpx.Response:
-    """One data item per requested image, echoing each task's UUID, like Runware; ``cost`` only when the
-    task asked for it with ``includeCost`` (Runware's default is false)."""
-    data = []
-    for task in json.loads(request.content):
-        for _ in range(task.get("numberResults", 1)):
-            item: dict[str, Any] = {
-                "taskType": "imageInference",
-                "taskUUID": task["taskUUID"],
-                "imageUUID": str(uuid.uuid4()),
-            }
-            if task.get("includeCost") is True:
-                item["cost"] = 0.05
-            if task.get("outputType") == "base64Data":
-                item["imageBase64Data"] = "iVBORw0KGgo="
-            else:
-                item["imageURL"] = f"https://im.runware.ai/image/{item['imageUUID']}.jpg"
-            data.append(item)
-    return httpx.Response(200, json={"data": data})
+def _no_sleep(no_sleep: None) -> None:
+    """A recovery poll never really sleeps here."""
 
 
 def _client(

@@ -4,35 +4,13 @@ settings, and the user's [[models]] corrections win over Runware's defaults."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
 import pytest
 
 import imageshim
 
-KEY = "rw-secret-key-abcdefghijkl"
-GPT2 = {
-    "routes": {"*": ["runware:gpt-image-2"]},
-    "providers": {"runware": {"api_key": KEY}},
-    "retry": {"max_retries": 0},
-}
-
-
-def ok_reply(request: httpx.Request) -> httpx.Response:
-    data = []
-    for task in json.loads(request.content):
-        for i in range(task.get("numberResults", 1)):
-            item: dict[str, Any] = {"taskUUID": task["taskUUID"], "imageUUID": f"{task['taskUUID']}-{i}"}
-            if task.get("includeCost") is True:
-                item["cost"] = 0.01
-            if task.get("outputType") == "base64Data":
-                item["imageBase64Data"] = "iVBORw0KGgo="
-            else:
-                item["imageURL"] = f"https://im.runware.ai/image/{task['taskUUID']}-{i}.jpg"
-            data.append(item)
-    return httpx.Response(200, json={"data": data})
+from ._runware_fakes import GPT2, ok_reply
 
 
 def _client(

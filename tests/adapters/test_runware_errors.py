@@ -13,29 +13,17 @@ import pytest
 
 import imageshim
 from imageshim import ImageCall, ProviderSettings, builtin_catalog
-from imageshim_adapters import runware as runware_module
 from imageshim_adapters._runware_reply import MODERATION_CODES
 from imageshim_adapters.runware import RunwareAdapter
 
-KEY = "rw-secret-key-abcdefghijkl"
-GPT2 = {
-    "routes": {"*": ["runware:gpt-image-2"]},
-    "providers": {"runware": {"api_key": KEY}},
-    "retry": {"max_retries": 0},
-}
-DALLE3 = {**GPT2, "routes": {"*": ["runware:dall-e-3"]}, "lifecycle": {"on_retired": "allow"}}
+from ._runware_fakes import DALLE3, GPT2, KEY
+
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture(autouse=True)
-def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_sleep(no_sleep: None) -> None:
     """A recovery poll never really sleeps here."""
-
-    async def asleep(_: float) -> None:
-        return None
-
-    monkeypatch.setattr(runware_module, "_sleep", lambda _: None)
-    monkeypatch.setattr(runware_module, "_asleep", asleep)
 
 
 def _for_tasks(status: int, *, data: Any = None, **error: Any) -> Handler:
