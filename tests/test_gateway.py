@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -58,12 +60,28 @@ def gateway(clock: Any, fake_time: FakeTime) -> Iterator[str]:
         assert not thread.is_alive()
 
 
+@pytest.fixture
+def sdks() -> Iterator[Callable[..., openai.OpenAI]]:
+    """openai.OpenAI clients, closed after the test (no pooled socket is left to the garbage collector)."""
+    made: list[openai.OpenAI] = []
+
+    def make(**kwargs: Any) -> openai.OpenAI:
+        made.append(openai.OpenAI(max_retries=0, **kwargs))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
 def _auth(key: str = KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def test_sdk_through_the_gateway_gets_hosted_urls(gateway: str, fake_time: FakeTime) -> None:
-    sdk = openai.OpenAI(api_key=KEY, base_url=f"{gateway}/v1", max_retries=0)
+def test_sdk_through_the_gateway_gets_hosted_urls(
+    sdks: Callable[..., openai.OpenAI], gateway: str, fake_time: FakeTime
+) -> None:
+    sdk = sdks(api_key=KEY, base_url=f"{gateway}/v1")
     resp = sdk.images.generate(
         model="dall-e-3", prompt="otter", size="1792x1024", quality="hd", style="vivid"
     )
@@ -93,12 +111,12 @@ def test_b64_and_warning_header(gateway: str) -> None:
     assert reply.headers["x-imageshim-route"] == "mock:gpt-image-2"
 
 
-def test_auth_is_required(gateway: str) -> None:
+def test_auth_is_required(sdks: Callable[..., openai.OpenAI], gateway: str) -> None:
     for headers in ({}, _auth("wrong-key"), {"Authorization": KEY}):
         reply = httpx.post(f"{gateway}/v1/images/generations", json={"prompt": "x"}, headers=headers)
         assert reply.status_code == 401
         assert reply.json()["error"]["code"] == "invalid_api_key"
-    sdk = openai.OpenAI(api_key="wrong", base_url=f"{gateway}/v1", max_retries=0)
+    sdk = sdks(api_key="wrong", base_url=f"{gateway}/v1")
     with pytest.raises(openai.AuthenticationError):
         sdk.images.generate(model="gpt-image-2", prompt="x")
 
@@ -120,8 +138,10 @@ def test_body_limit_and_unknown_paths(gateway: str) -> None:
     assert "imageshim serves" in missing.json()["error"]["message"]
 
 
-def test_bad_request_and_rate_limit_keep_openai_shapes(gateway: str, imageshim_mock: Any) -> None:
-    sdk = openai.OpenAI(api_key=KEY, base_url=f"{gateway}/v1", max_retries=0)
+def test_bad_request_and_rate_limit_keep_openai_shapes(
+    sdks: Callable[..., openai.OpenAI], gateway: str, imageshim_mock: Any
+) -> None:
+    sdk = sdks(api_key=KEY, base_url=f"{gateway}/v1")
     with pytest.raises(openai.BadRequestError) as info:
         sdk.images.generate(model="gpt-image-2", prompt="x", size="big")
     assert info.value.param == "size"
@@ -147,3 +167,168 @@ def test_hosted_store_is_bounded() -> None:
     assert second.endswith(".jpg")
     assert store.get(first) is None  # evicted: over the byte cap
     assert store.get(second) == (b"abcdef", "image/jpeg")
+
+
+# ----- hosted URLs whatever [mapping] url says; the public base URL -------------------------------------
+def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, socket.socket]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "gateway did not start"
+        time.sleep(0.01)
+    return server, thread, sock
+
+
+@contextlib.contextmanager
+def running(app: Any) -> Iterator[str]:
+    server, thread, sock = _serve(app)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        assert not thread.is_alive()
+
+
+URL = {"response_format": "url"}
+
+
+@pytest.mark.parametrize("mode", ["file", "error", "data-uri"])
+def test_the_gateway_hosts_urls_whatever_mapping_url_says(mode: str, clock: Any, tmp_path: Path) -> None:
+    config = {**CONFIG, "mapping": {"url": mode, "url_dir": str(tmp_path / "images")}}
+    with running(create_app(config, keys=[KEY], clock=clock)) as base:
+        reply = httpx.post(
+            f"{base}/v1/images/generations",
+            json={"model": "gpt-image-2", "prompt": "x", **URL},
+            headers=_auth(),
+        )
+        assert reply.status_code == 200, reply.text
+        url = reply.json()["data"][0]["url"]
+        assert url.startswith(f"{base}/v1/imageshim/images/")
+        assert png_size(httpx.get(url).content) == (1024, 1024)
+    assert not (tmp_path / "images").exists()  # nothing written on the server's disk
+
+
+def test_hosted_urls_ignore_the_host_header(gateway: str) -> None:
+    reply = httpx.post(
+        f"{gateway}/v1/images/generations",
+        json={"model": "gpt-image-2", "prompt": "x", **URL},
+        headers={**_auth(), "Host": "evil.example"},
+    )
+    assert reply.json()["data"][0]["url"].startswith(f"{gateway}/v1/imageshim/images/")
+
+
+def test_public_url_sets_the_hosted_url_base(clock: Any) -> None:
+    app = create_app(CONFIG, keys=[KEY], clock=clock, public_url="https://img.example.com/shim/v1/")
+    with running(app) as base:
+        reply = httpx.post(
+            f"{base}/v1/images/generations",
+            json={"model": "gpt-image-2", "prompt": "x", **URL},
+            headers=_auth(),
+        )
+        assert reply.json()["data"][0]["url"].startswith("https://img.example.com/shim/v1/imageshim/images/")
+        missing = httpx.post(f"{base}/images/generations", json={"prompt": "x"}, headers=_auth())
+        assert "https://img.example.com/shim/v1" in missing.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("bad", ["img.example.com", "ftp://img.example.com", "https://", "https://x/?a=1"])
+def test_a_public_url_must_be_absolute_http(bad: str) -> None:
+    with pytest.raises(imageshim.ConfigurationError, match="public URL"):
+        create_app(CONFIG, keys=[KEY], public_url=bad)
+    with pytest.raises(imageshim.ConfigurationError, match="public URL"):
+        serve(public_url=bad)
+
+
+# ----- routing, headers, error shapes -------------------------------------------------------------------
+def test_a_base_url_without_v1_gets_a_404_naming_the_right_one(
+    sdks: Callable[..., openai.OpenAI], gateway: str
+) -> None:
+    sdk = sdks(api_key=KEY, base_url=gateway)  # forgot the /v1
+    with pytest.raises(openai.NotFoundError) as info:
+        sdk.images.generate(model="gpt-image-2", prompt="x")
+    assert info.value.code == "unknown_url"
+    assert f"Use the base URL {gateway}/v1" in info.value.message
+    for method, path in [
+        ("POST", "/v1/images/generations/"),
+        ("POST", "/v1/foo/images/generations"),
+        ("GET", "/v1/images/generations"),
+        ("POST", "/v1/models"),
+    ]:
+        reply = httpx.request(method, f"{gateway}{path}", json={"prompt": "x"}, headers=_auth())
+        assert reply.status_code == 404, path
+        assert reply.json()["error"]["code"] == "unknown_url"
+        assert "POST /v1/images/generations and GET /v1/models" in reply.json()["error"]["message"]
+
+
+def test_every_reply_has_a_request_id_and_errors_are_not_retried(gateway: str) -> None:
+    models = httpx.get(f"{gateway}/v1/models", headers=_auth())
+    assert models.headers["x-request-id"].startswith("req_")
+    denied = httpx.get(f"{gateway}/v1/models")
+    assert denied.status_code == 401
+    assert denied.json()["error"]["type"] == "invalid_request_error"  # what OpenAI sends for a bad key
+    assert denied.headers["x-should-retry"] == "false"
+
+
+def test_a_literal_extra_body_is_refused(gateway: str, imageshim_mock: Any) -> None:
+    reply = httpx.post(
+        f"{gateway}/v1/images/generations",
+        json={"model": "gpt-image-2", "prompt": "x", "extra_body": {"n": 5}},
+        headers=_auth(),
+    )
+    assert reply.status_code == 400
+    assert reply.json()["error"]["param"] == "extra_body"
+    assert reply.json()["error"]["code"] == "unknown_parameter"
+    assert imageshim_mock.calls == []
+
+
+def test_deeply_nested_json_and_crashes_are_json_errors(
+    clock: Any, caplog: pytest.LogCaptureFixture, imageshim_mock: Any
+) -> None:
+    secret = "sk-gateway-crash-0123456789abcdef"
+
+    class Broken(HostedImages):
+        def host_data_uris(self, body: bytes, base_url: str) -> bytes:
+            raise RuntimeError(f"bug near {secret}")
+
+    with running(create_app(CONFIG, keys=[KEY], clock=clock, hosted=Broken())) as base:
+        nested = httpx.post(f"{base}/v1/images/generations", content=b"[" * 100_000, headers=_auth())
+        assert nested.status_code == 400
+        assert nested.json()["error"]["message"] == "We could not parse the JSON body of your request."
+        with caplog.at_level("ERROR", logger="imageshim"):
+            crashed = httpx.post(
+                f"{base}/v1/images/generations", json={"model": "gpt-image-2", "prompt": "x"}, headers=_auth()
+            )
+            imageshim_mock.fail_next(RuntimeError(f"adapter bug near {secret}"))
+            wire_crash = httpx.post(
+                f"{base}/v1/images/generations", json={"model": "gpt-image-2", "prompt": "x"}, headers=_auth()
+            )
+    for reply in (crashed, wire_crash):
+        assert reply.status_code == 500
+        assert reply.headers["content-type"] == "application/json"
+        assert reply.json()["error"]["code"] == "imageshim_internal_error"
+        assert secret not in reply.text
+    logged = [r.getMessage() for r in caplog.records if r.name == "imageshim" and r.levelname == "ERROR"]
+    assert len(logged) == 2
+    assert all("Traceback" in m and secret not in m and "[REDACTED]" in m for m in logged)
+
+
+def test_a_failed_request_still_reports_and_logs_its_warnings(
+    gateway: str, imageshim_mock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    imageshim_mock.fail_next(imageshim.BadRequestError("refused", code="moderation_blocked", provider="mock"))
+    with caplog.at_level("WARNING", logger="imageshim"):
+        reply = httpx.post(
+            f"{gateway}/v1/images/generations",
+            json={"model": "gpt-image-2", "prompt": "x", "style": "vivid"},
+            headers=_auth(),
+        )
+    assert reply.status_code == 400
+    assert reply.json()["error"]["code"] == "moderation_blocked"
+    assert "OptionDroppedWarning" in reply.headers["x-imageshim-warnings"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "imageshim"]
+    assert any(m.startswith("OptionDroppedWarning:") and "style" in m for m in logged)

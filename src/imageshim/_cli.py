@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--config")
+    serve.add_argument(
+        "--public-url",
+        help="the base URL clients reach the gateway at, for hosted image URLs (e.g. https://img.example.com; "
+        "default: the address the server is bound to)",
+    )
     return parser
 
 
@@ -214,7 +219,10 @@ def _models(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
 
 # ----- serve --------------------------------------------------------------------------------------------
 def _serve(args: argparse.Namespace) -> int:
-    try:
+    try:  # the gateway extra: imported here so that a missing package is a clear message, not a traceback
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+
         from ._gateway import serve
     except ImportError as exc:
         print(
@@ -222,5 +230,5 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    serve(host=args.host, port=args.port, config=args.config)
+    serve(host=args.host, port=args.port, config=args.config, public_url=args.public_url)
     return 0

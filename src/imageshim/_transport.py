@@ -4,6 +4,9 @@
 the SDK builds its request, the transport hands it to the shared wire handler without a socket, and the
 SDK parses the reply into its own ``ImagesResponse`` or raises its own exceptions. openai 1.x/2.x use
 ``httpx``; openai 3.x uses ``httpx2`` (same API, other package): we build the type the installed SDK expects.
+The SDK's ``timeout=`` (its read timeout) bounds each provider call, without loosening a tighter timeout
+configured for the route's providers. Any SDK ``base_url`` whose path ends in ``/v1`` is served (requests
+never leave the process); other paths get a 404 JSON error saying so.
 openai is never imported here and is not a dependency.
 """
 
@@ -39,6 +42,17 @@ def http_module_for_openai() -> Any:
     return importlib.import_module("httpx2") if major >= 3 else httpx
 
 
+def request_timeout(request: Any) -> float | None:
+    """The SDK's timeout for this request in seconds: its read timeout (the time a reply may take to
+    arrive, which in-process is the whole call), or a single number if that is what was given."""
+    timeout = request.extensions.get("timeout")
+    if isinstance(timeout, dict):
+        timeout = timeout.get("read")
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout >= 0:
+        return float(timeout)
+    return None
+
+
 def _transports(module: Any) -> tuple[type, type]:
     base, abase = module.BaseTransport, module.AsyncBaseTransport
 
@@ -48,7 +62,9 @@ def _transports(module: Any) -> tuple[type, type]:
 
         def handle_request(self, request: Any) -> Any:
             body = request.read()
-            reply = self.handler.handle(request.method, request.url.path, body)
+            reply = self.handler.handle(
+                request.method, request.url.path, body, timeout=request_timeout(request)
+            )
             return module.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
 
     class AsyncShimTransport(abase):  # type: ignore[misc,valid-type]
@@ -57,7 +73,9 @@ def _transports(module: Any) -> tuple[type, type]:
 
         async def handle_async_request(self, request: Any) -> Any:
             body = await request.aread()
-            reply = await self.handler.ahandle(request.method, request.url.path, body)
+            reply = await self.handler.ahandle(
+                request.method, request.url.path, body, timeout=request_timeout(request)
+            )
             return module.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
 
     return ShimTransport, AsyncShimTransport
@@ -77,7 +95,9 @@ def openai_http_client(
     module = http_module or http_module_for_openai()
     engine = Engine(config, http_client=provider_http_client, clock=clock)
     transport, _ = _transports(module)
-    return module.Client(transport=transport(WireHandler(engine, emit_warnings=True)), base_url=_BASE_URL)
+    return module.Client(
+        transport=transport(WireHandler(engine, emit_warnings=True, any_base_path=True)), base_url=_BASE_URL
+    )
 
 
 def async_openai_http_client(
@@ -92,5 +112,5 @@ def async_openai_http_client(
     engine = Engine(config, async_http_client=provider_http_client, clock=clock)
     _, transport = _transports(module)
     return module.AsyncClient(
-        transport=transport(WireHandler(engine, emit_warnings=True)), base_url=_BASE_URL
+        transport=transport(WireHandler(engine, emit_warnings=True, any_base_path=True)), base_url=_BASE_URL
     )
