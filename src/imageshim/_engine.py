@@ -42,7 +42,11 @@ class Plan:
 
     request: ImageRequest
     targets: tuple[MappedRequest, ...]
+    #: seconds one provider call may take (the caller's ``timeout=``), instead of the provider's own
     timeout: float | None = None
+    #: seconds the whole call may take, retries and fallbacks included; the shorter of this and
+    #: ``[retry] deadline`` applies
+    deadline: float | None = None
 
 
 @dataclasses.dataclass

@@ -39,6 +39,10 @@ class _Deadline:
         return None if self._end is None else self._end - self._now()
 
 
+def _shorter(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
 def _delay(policy: RetryPolicy, attempt: int, error: APIError) -> float | None:
     """Seconds to wait before retry number ``attempt + 1``; None when waiting is not worth it."""
     if error.retry_after is not None:
@@ -182,7 +186,7 @@ def _send(
 
 
 def execute(engine: Engine, plan: Plan, *, sleep: Callable[[float], None] = time.sleep) -> Outcome:
-    deadline = _Deadline(engine.config.retry.deadline)
+    deadline = _Deadline(_shorter(engine.config.retry.deadline, plan.deadline))
     attempts: list[Attempt] = []
     last: APIError | None = None
     for mapped in plan.targets:
@@ -260,7 +264,7 @@ async def _asend(
 
 
 async def execute_async(engine: Engine, plan: Plan) -> Outcome:
-    deadline = _Deadline(engine.config.retry.deadline)
+    deadline = _Deadline(_shorter(engine.config.retry.deadline, plan.deadline))
     attempts: list[Attempt] = []
     last: APIError | None = None
     for mapped in plan.targets:
