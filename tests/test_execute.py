@@ -4,6 +4,7 @@ a provider's "no such model" becomes ModelRetiredError only for a model past shu
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -192,3 +193,109 @@ def test_the_first_target_must_take_the_request(scripted: type[Scripted], clock:
     with pytest.raises(imageshim.BadRequestError, match="prompt"):
         client.images.generate(model="gpt-image-2", prompt="a fox " * 400)
     assert scripted.log == []
+
+
+def _timed_out_after(seconds: float) -> Step:
+    def step(calls: Sequence[ImageCall]) -> AdapterResult:
+        time.sleep(seconds)
+        raise imageshim.APITimeoutError("scripted: timed out", provider="scripted")
+
+    return step
+
+
+def test_nothing_is_sent_once_the_deadline_has_passed(scripted: type[Scripted], clock: Any) -> None:
+    scripted.script = [_timed_out_after(0.08)]
+    client = _client(
+        {
+            "routes": {"*": ["scripted:gpt-image-2", "backup:gpt-image-2"]},
+            "retry": {"deadline": 0.05, "initial_backoff": 0.001},
+        },
+        clock,
+    )
+    with pytest.raises(imageshim.APITimeoutError, match="nothing was sent"):
+        client.images.generate(model="gpt-image-2", prompt="a fox")
+    assert [entry for entry in scripted.log if entry.startswith("generate")] == [
+        "generate gpt-image-2 timeout=True"
+    ]  # the backup target was never sent anything
+
+
+def test_an_adapter_that_recovers_keeps_time_for_it(clock: Any) -> None:
+    seen: list[float | None] = []
+
+    class Recovering(Scripted):
+        name: ClassVar[str] = "recovering"
+        recovery_reserve: ClassVar[float] = 8.0
+
+        def generate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+            seen.append(calls[0].timeout)
+            return _ok(calls)
+
+    registry = AdapterRegistry(entry_points=False)
+    registry.register("recovering", Recovering)
+    client = imageshim.OpenAI(
+        config={"routes": {"*": ["recovering:gpt-image-2"]}, "retry": {"deadline": 20}},
+        registry=registry,
+        clock=clock,
+    )
+    client.images.generate(model="gpt-image-2", prompt="a fox")
+    (timeout,) = seen
+    assert timeout is not None
+    assert 14.0 < timeout <= 15.0  # 20 s less min(8 s, a quarter of what is left)
+
+
+def test_no_fallback_when_one_failure_forbids_it(scripted: type[Scripted], clock: Any) -> None:
+    # Two calls (dall-e-3 makes one image per call): the first fails retryably, the second is refused.
+    scripted.script = [
+        _raise(imageshim.InternalServerError("scripted: overloaded", provider="scripted")),
+        _raise(imageshim.BadRequestError("scripted: prompt refused", code="moderation_blocked")),
+    ]
+    client = _client(
+        {
+            "routes": {"*": ["scripted:dall-e-3", "backup:dall-e-3"]},
+            "lifecycle": {"on_retired": "allow"},
+            "providers": {"scripted": {"max_retries": 0}},
+        },
+        clock,
+    )
+    with (
+        pytest.warns(imageshim.ImageShimWarning),
+        pytest.raises(imageshim.BadRequestError, match="prompt refused"),
+    ):
+        client.images.generate(model="dall-e-3", prompt="a fox", n=2)
+    assert len(scripted.log) == 2  # both calls went to the first target, none to the backup
+
+
+def test_a_proxy_timeout_page_is_recovered(scripted: type[Scripted], clock: Any) -> None:
+    scripted.script = [
+        _raise(imageshim.InternalServerError("scripted: HTTP 524 page", status_code=524, reply_lost=True))
+    ]
+    scripted.recovered = AdapterResult(images=[GeneratedImage(b64_json="aW1n")])
+    client = _client({"routes": {"*": ["scripted:gpt-image-2"]}}, clock)
+    assert client.images.generate(model="gpt-image-2", prompt="a fox").data[0].b64_json == "aW1n"
+    assert scripted.log[-1].startswith("recover")
+
+
+@pytest.mark.parametrize(("hint", "backoff"), [(0.0, True), (None, True), (2.5, False)])
+def test_retry_after_zero_uses_the_backoff_schedule(hint: float | None, backoff: bool) -> None:
+    from imageshim._config import RetryPolicy
+    from imageshim._execute import _delay
+
+    error = imageshim.RateLimitError("slow down", retry_after=hint)
+    delay = _delay(RetryPolicy(initial_backoff=0.5), 0, error)
+    assert delay is not None
+    assert (0.375 <= delay <= 0.5) if backoff else delay == 2.5
+
+
+def test_a_fallback_the_provider_does_not_serve_is_left_out(
+    monkeypatch: pytest.MonkeyPatch, recorder_factory: Any, clock: Any
+) -> None:
+    # Both keys, no config: chatgpt-image-latest routes to OpenAI, then Runware, which has no AIR id for it.
+    import httpx
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-both-keys-0000000000")
+    monkeypatch.setenv("RUNWARE_API_KEY", "rw-test-both-keys-00000000")
+    recorder = recorder_factory(httpx.Response(200, json={"created": 1, "data": [{"b64_json": "aW1n"}]}))
+    client = imageshim.OpenAI(http_client=recorder.client(), clock=clock)
+    with pytest.warns(imageshim.ModelDeprecationWarning, match="2026-12-01"):
+        resp = client.images.generate(model="chatgpt-image-latest", prompt="a fox", size="1024x1024")
+    assert resp.imageshim.route == "openai:chatgpt-image-latest"

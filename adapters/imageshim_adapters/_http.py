@@ -42,6 +42,9 @@ __all__ = [
 ]
 
 EXCERPT_CHARS = 200
+#: statuses whose non-JSON page comes from a proxy in front of the provider that gave up waiting (502 bad
+#: gateway, 504 gateway timeout, Cloudflare's 520-524): the provider may still have done the work
+_PROXY_TIMEOUTS = frozenset({502, 504, 520, 521, 522, 523, 524})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +160,11 @@ def parse_json(response: HTTPReply, provider: str) -> Any:
         if status >= 400:
             cls = error_class_for_status(status)
             raise cls(
-                message, status_code=status, retry_after=retry_after(response.headers), **common
+                message,
+                status_code=status,
+                retry_after=retry_after(response.headers),
+                reply_lost=status in _PROXY_TIMEOUTS,
+                **common,
             ) from None
         raise APIError(message, status_code=status, **common) from None
 

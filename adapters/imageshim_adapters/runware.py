@@ -104,6 +104,8 @@ class RunwareAdapter(ImageAdapter):
     #: recovery after a lost reply: at most this many seconds in all (less when the call's own timeout,
     #: which the core sets from what is left of its deadline, is shorter) ...
     recover_budget: ClassVar[float] = 8.0
+    #: the core keeps that much of a call's deadline back for recovery
+    recovery_reserve: ClassVar[float] = recover_budget
     #: ... at most this many getResponse polls, the first at once, then after a delay doubling from
     #: ``recover_delay`` up to ``recover_max_delay`` seconds ...
     recover_polls: ClassVar[int] = 6
@@ -267,7 +269,15 @@ class _Recovery:
         ids = {c.call_id for c in self.calls}
         if any(e.taskUUID not in ids for e in errors) or (response.status_code >= 400 and not errors):
             return None  # an answer about the whole request (key, credits, ...): not news of the tasks
-        self.tasks, self.response = by_task(reply, self.calls, errors), response
+        latest = by_task(reply, self.calls, errors)
+        if self.tasks is not None:
+            # UNCERTAIN whether getResponse repeats results it already gave: a task that finished in an
+            # earlier poll keeps its images whatever a later poll says (they are paid for).
+            latest = [
+                old if old.images and len(old.images) >= len(new.images) else new
+                for old, new in zip(self.tasks, latest, strict=True)
+            ]
+        self.tasks, self.response = latest, response
         if not any(_pending(t) for t in self.tasks):
             return None
         wait = min(self.delay, self.adapter.recover_max_delay)

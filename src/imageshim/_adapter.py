@@ -149,6 +149,8 @@ class ImageAdapter(ABC):
     max_calls_per_request: ClassVar[int] = 1
     #: default seconds for one provider request (image generation takes 10-120 s)
     default_timeout: ClassVar[float] = 180.0
+    #: seconds of a call's deadline kept back for :meth:`recover` after a lost reply (0: it cannot recover)
+    recovery_reserve: ClassVar[float] = 0.0
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ import httpx
 from ._adapter import AdapterResult, GeneratedImage, ImageAdapter
 from ._catalog import Catalog, ModelSpec, builtin_catalog
 from ._config import Config, ConfigSource, load_config
-from ._errors import APIError, BadRequestError, ConfigurationError, redact
+from ._errors import APIError, APIStatusError, ConfigurationError, redact
 from ._mapping import MappedRequest, map_request
 from ._registry import AdapterRegistry, default_registry
 from ._routing import Target, resolve_targets
@@ -146,7 +146,7 @@ class Engine:
                         lifecycle=target.warnings,
                     )
                 )
-            except BadRequestError as exc:
+            except APIStatusError as exc:  # refused by the mapping, or a model the provider does not serve
                 if index == 0:
                     raise  # the route's first target must take the request as asked
                 # A fallback that cannot serve this request is left out of this call's plan; the
@@ -249,6 +249,11 @@ def _count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def _counted(value: Any, default: int) -> int:
+    """``value`` when it is a token count, else ``default`` (providers put nulls and strings there)."""
+    return value if _count(value) else default
+
+
 def _cost(
     results: list[AdapterResult], mapped: MappedRequest, usage: Usage | None
 ) -> tuple[float | None, str | None]:
@@ -258,8 +263,8 @@ def _cost(
     spec = mapped.spec
     if spec.price_per_token and usage is not None and usage.output_tokens:
         details = usage.input_tokens_details or {}
-        image_in = details.get("image_tokens", 0)
-        text_in = details.get("text_tokens", usage.input_tokens - image_in)
+        image_in = _counted(details.get("image_tokens"), 0)
+        text_in = _counted(details.get("text_tokens"), max(0, usage.input_tokens - image_in))
         rates = spec.price_per_token
         est = (
             text_in * rates.get("text_input", 0.0)

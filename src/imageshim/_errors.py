@@ -154,6 +154,7 @@ class APIError(ImageShimError):
         retryable: bool | None = None,
         status_code: int | None = None,
         model_unavailable: bool = False,
+        reply_lost: bool = False,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -161,6 +162,9 @@ class APIError(ImageShimError):
         #: report this; the core, which holds the clock and the catalog, decides whether the model is
         #: retired (``ModelRetiredError``) and tries the route's next target either way.
         self.model_unavailable = model_unavailable
+        #: the provider may have done the work although its reply did not come back (a proxy's timeout
+        #: page): the core tries to recover the result before sending the request again
+        self.reply_lost = reply_lost
         self.code = code
         self.param = param
         self.provider = provider

@@ -23,7 +23,14 @@ from ._adapter import AdapterResult, ImageAdapter, ImageCall
 from ._catalog import ModelSpec
 from ._config import RetryPolicy
 from ._engine import Engine, Outcome, Plan
-from ._errors import APIConnectionError, APIError, APIStatusError, ModelRetiredError, NotFoundError
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ModelRetiredError,
+    NotFoundError,
+)
 from ._mapping import MappedRequest
 from ._response import Attempt
 
@@ -45,7 +52,7 @@ def _shorter(a: float | None, b: float | None) -> float | None:
 
 def _delay(policy: RetryPolicy, attempt: int, error: APIError) -> float | None:
     """Seconds to wait before retry number ``attempt + 1``; None when waiting is not worth it."""
-    if error.retry_after is not None:
+    if error.retry_after is not None and error.retry_after > 0:  # 0 or a past date: the schedule applies
         wait: float = error.retry_after
         return wait if wait <= policy.max_retry_after else None
     base = min(policy.max_backoff, policy.initial_backoff * (2.0**attempt))
@@ -67,9 +74,9 @@ def _falls_back(error: APIError) -> bool:
 
 def _lost(error: APIError) -> bool:
     """Whether the request may have been carried out although no usable reply came back: the
-    connection dropped or timed out after sending, or the reply could not be read (a status error is
-    the provider's own answer, and says the work was not done)."""
-    return isinstance(error, APIConnectionError) or not isinstance(error, APIStatusError)
+    connection dropped or timed out after sending, the reply could not be read, or a proxy gave up
+    waiting (a status error from the provider itself says the work was not done)."""
+    return error.reply_lost or isinstance(error, APIConnectionError) or not isinstance(error, APIStatusError)
 
 
 def _explain(engine: Engine, mapped: MappedRequest, error: APIError) -> APIError:
@@ -116,17 +123,37 @@ def _batches(calls: list[ImageCall], size: int) -> list[list[ImageCall]]:
 
 
 def _with_timeout(
-    calls: list[ImageCall], adapter: ImageAdapter, timeout: float | None, deadline: _Deadline
-) -> list[ImageCall]:
+    calls: list[ImageCall],
+    adapter: ImageAdapter,
+    timeout: float | None,
+    deadline: _Deadline,
+    *,
+    recovering: bool = False,
+) -> list[ImageCall] | None:
     """Each call's total time: the caller's ``timeout`` or the provider's, capped by what is left of the
-    call's deadline (so retries and fallbacks can never outlive it). Unchanged calls are not copied."""
+    call's deadline (so retries and fallbacks can never outlive it), less the time an adapter that can
+    recover keeps back for :meth:`~ImageAdapter.recover`. None when the deadline has passed: nothing
+    may be sent then. Unchanged calls are not copied."""
     limit = timeout if timeout is not None else (adapter.settings.timeout or adapter.default_timeout)
     left = deadline.left()
+    if left is not None:
+        if left <= 0:
+            return None
+        if not recovering and adapter.recovery_reserve:
+            left -= min(adapter.recovery_reserve, left / 4)
     if left is not None and left < limit:
         limit = left
     elif timeout is None:
         return calls  # the adapter applies its own default
     return [c.evolve(timeout=max(0.001, limit)) for c in calls]
+
+
+def _spent(target: str) -> APIError:
+    return APITimeoutError(
+        f"{target}: the call's deadline passed before this request could be sent (nothing was sent)",
+        provider=target.partition(":")[0],
+        retryable=False,
+    )
 
 
 def _fresh(calls: list[ImageCall]) -> list[ImageCall]:
@@ -159,14 +186,18 @@ def _send(
         if attempt:
             batch = _fresh(batch)
         started = time.monotonic()
+        calls = _with_timeout(batch, adapter, timeout, deadline)
+        if calls is None:
+            return _keep(kept, _spent(target), batch)
         try:
-            result = adapter.generate(_with_timeout(batch, adapter, timeout, deadline), spec)
+            result = adapter.generate(calls, spec)
         except APIError as error:
             attempts.append(_attempt(target, started, None, error))
-            if _lost(error):  # it may have run: fetch what was paid for before anything is sent again
+            polled = _with_timeout(batch, adapter, timeout, deadline, recovering=True)
+            if _lost(error) and polled is not None:  # it may have run: fetch what was paid for first
                 started = time.monotonic()
                 try:
-                    recovered = adapter.recover(_with_timeout(batch, adapter, timeout, deadline), spec)
+                    recovered = adapter.recover(polled, spec)
                 except APIError:
                     recovered = None
                 if recovered is not None:
@@ -177,7 +208,7 @@ def _send(
                     batch = recovered.resend  # known not to have run: the next attempt sends only these
             delay = _delay(engine.config.retry, attempt, error)
             if _give_up(error, attempt, retries, delay, deadline):
-                return _keep(kept, error)
+                return _keep(kept, error, batch)
             sleep(delay or 0.0)
             continue
         attempts.append(_attempt(target, started, result, None))
@@ -213,7 +244,9 @@ def execute(engine: Engine, plan: Plan, *, sleep: Callable[[float], None] = time
         outcome = _settle(mapped, results, failures, attempts)
         if outcome is not None:
             return outcome
-        last = failures[0]
+        # Fall back only when every failure allows it: a call that may still be billed (reported, not
+        # retryable) must not be sent to another provider as well.
+        last = next((f for f in failures if not _falls_back(f)), failures[0])
         if not _falls_back(last):
             break
     assert last is not None
@@ -237,14 +270,18 @@ async def _asend(
         if attempt:
             batch = _fresh(batch)
         started = time.monotonic()
+        calls = _with_timeout(batch, adapter, timeout, deadline)
+        if calls is None:
+            return _keep(kept, _spent(target), batch)
         try:
-            result = await adapter.agenerate(_with_timeout(batch, adapter, timeout, deadline), spec)
+            result = await adapter.agenerate(calls, spec)
         except APIError as error:
             attempts.append(_attempt(target, started, None, error))
-            if _lost(error):
+            polled = _with_timeout(batch, adapter, timeout, deadline, recovering=True)
+            if _lost(error) and polled is not None:
                 started = time.monotonic()
                 try:
-                    recovered = await adapter.arecover(_with_timeout(batch, adapter, timeout, deadline), spec)
+                    recovered = await adapter.arecover(polled, spec)
                 except APIError:
                     recovered = None
                 if recovered is not None:
@@ -255,7 +292,7 @@ async def _asend(
                     batch = recovered.resend
             delay = _delay(engine.config.retry, attempt, error)
             if _give_up(error, attempt, retries, delay, deadline):
-                return _keep(kept, error)
+                return _keep(kept, error, batch)
             await asyncio.sleep(delay or 0.0)
             continue
         attempts.append(_attempt(target, started, result, None))
@@ -293,7 +330,9 @@ async def execute_async(engine: Engine, plan: Plan) -> Outcome:
         outcome = _settle(mapped, results, failures, attempts)
         if outcome is not None:
             return outcome
-        last = failures[0]
+        # Fall back only when every failure allows it: a call that may still be billed (reported, not
+        # retryable) must not be sent to another provider as well.
+        last = next((f for f in failures if not _falls_back(f)), failures[0])
         if not _falls_back(last):
             break
     assert last is not None
@@ -301,12 +340,12 @@ async def execute_async(engine: Engine, plan: Plan) -> Outcome:
 
 
 # ----- shared decisions -------------------------------------------------------------------------------
-def _keep(kept: list[AdapterResult], error: APIError) -> list[AdapterResult]:
-    """Giving up on a batch: raise when nothing arrived; else keep what a recovery brought, with the
-    calls that were still to be sent reported as failed."""
+def _keep(kept: list[AdapterResult], error: APIError, batch: list[ImageCall]) -> list[AdapterResult]:
+    """Giving up on a batch: raise when nothing arrived; else keep what a recovery brought, with each
+    call that was still to be sent reported as failed."""
     if not kept:
         raise error
-    kept[-1].failures.append(error)
+    kept[-1].failures.extend([error] * len(batch))
     kept[-1].resend = []
     return kept
 

@@ -130,7 +130,7 @@ class _Mapper:
             return parsed if parsed else (None, None)
         fitted = fit_size(size, spec)
         if fitted is None:
-            raise _bad("size", size, spec, spec.describe_sizes())
+            raise _bad("size", size if self.request.size is not None else named, spec, spec.describe_sizes())
         if fitted != size:
             self.changed(
                 "size",

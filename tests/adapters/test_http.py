@@ -82,6 +82,10 @@ def test_a_2xx_body_that_is_not_json_is_an_api_error(body: bytes) -> None:
         {"input_tokens": 5, "output_tokens": 7, "output_tokens_details": {"nested": {"a": 1}}},
         {"input_tokens": "many", "output_tokens": None},
         {"input_tokens": True},
+        # these reach the cost estimate (output tokens present) with details it cannot count
+        {"input_tokens": 5, "output_tokens": 7, "input_tokens_details": {"image_tokens": None}},
+        {"input_tokens": 5, "output_tokens": 7, "input_tokens_details": {"text_tokens": None}},
+        {"input_tokens": 5, "output_tokens": 7, "input_tokens_details": {"image_tokens": "5"}},
     ],
 )
 def test_odd_usage_never_loses_the_images(usage: dict[str, Any], recorder_factory: Any, clock: Any) -> None:
@@ -95,3 +99,14 @@ def test_odd_usage_never_loses_the_images(usage: dict[str, Any], recorder_factor
     resp = client.images.generate(model="gpt-image-2", prompt="a fox")
     assert resp.data[0].b64_json == "aW1n"
     assert resp.model_dump()["data"][0]["b64_json"] == "aW1n"
+    cost = resp.imageshim.cost_usd
+    assert cost is None or cost >= 0
+
+
+@pytest.mark.parametrize(
+    ("status", "lost"), [(502, True), (504, True), (524, True), (500, False), (503, False)]
+)
+def test_a_proxy_timeout_page_may_have_run(status: int, lost: bool) -> None:
+    with pytest.raises(imageshim.InternalServerError) as caught:
+        parse_json(HTTPReply(status, httpx.Headers(), b"<html>gateway timeout</html>"), "runware")
+    assert caught.value.reply_lost is lost

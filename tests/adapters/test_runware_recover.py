@@ -326,3 +326,21 @@ async def test_async_recovery_is_bounded_too(fake_time: FakeTime) -> None:
     assert len(result.images) == 1
     assert len(seen) > 1
     assert isinstance(result.failures[0], imageshim.APITimeoutError)
+
+
+def test_images_from_an_earlier_poll_are_kept(fake_time: FakeTime) -> None:
+    # Poll 1: task 0 done, task 1 processing. Poll 2 speaks of task 1 only. Task 0 is paid for: kept.
+    calls = _calls(2)
+    ids = [c.call_id for c in calls]
+    handler, seen = _polls(
+        lambda n: (
+            {"data": [_item(ids[0]), _item(ids[1], "processing")]} if n == 1 else {"data": [_item(ids[1])]}
+        ),
+        fake_time,
+    )
+    adapter, spec = _adapter(handler)
+    result = adapter.recover(calls, spec)
+    assert result is not None
+    assert [i.url for i in result.images] == [f"https://im.runware.ai/image/{i}.jpg" for i in ids]
+    assert (result.failures, result.resend) == ([], [])
+    assert len(seen) == 2
