@@ -9,9 +9,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
-from collections.abc import Callable
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +111,32 @@ class Recorder:
 @pytest.fixture
 def recorder_factory() -> Callable[..., Recorder]:
     return Recorder
+
+
+@contextlib.contextmanager
+def _running(app: Any) -> Iterator[str]:
+    import uvicorn  # the gateway extra; only the tests that serve need it
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "gateway did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        assert not thread.is_alive()
+
+
+@pytest.fixture
+def serve_app() -> Callable[[Any], contextlib.AbstractContextManager[str]]:
+    """``with serve_app(app) as base_url``: the ASGI app served by uvicorn on 127.0.0.1 in a thread, stopped
+    (and its socket closed) when the block ends."""
+    return _running

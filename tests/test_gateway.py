@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +10,6 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
 
 import imageshim
 from imageshim._gateway import _is_loopback, create_app, serve
@@ -39,25 +34,10 @@ def fake_time() -> FakeTime:
 
 
 @pytest.fixture
-def gateway(clock: Any, fake_time: FakeTime) -> Iterator[str]:
+def gateway(clock: Any, fake_time: FakeTime, serve_app: Any) -> Iterator[str]:
     app = create_app(CONFIG, keys=[KEY], clock=clock, max_body_bytes=4096, hosted=HostedImages(now=fake_time))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "gateway did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        assert not thread.is_alive()
+    with serve_app(app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -170,38 +150,15 @@ def test_hosted_store_is_bounded() -> None:
 
 
 # ----- hosted URLs whatever [mapping] url says; the public base URL -------------------------------------
-def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, socket.socket]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "gateway did not start"
-        time.sleep(0.01)
-    return server, thread, sock
-
-
-@contextlib.contextmanager
-def running(app: Any) -> Iterator[str]:
-    server, thread, sock = _serve(app)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        assert not thread.is_alive()
-
-
 URL = {"response_format": "url"}
 
 
 @pytest.mark.parametrize("mode", ["file", "error", "data-uri"])
-def test_the_gateway_hosts_urls_whatever_mapping_url_says(mode: str, clock: Any, tmp_path: Path) -> None:
+def test_the_gateway_hosts_urls_whatever_mapping_url_says(
+    serve_app: Any, mode: str, clock: Any, tmp_path: Path
+) -> None:
     config = {**CONFIG, "mapping": {"url": mode, "url_dir": str(tmp_path / "images")}}
-    with running(create_app(config, keys=[KEY], clock=clock)) as base:
+    with serve_app(create_app(config, keys=[KEY], clock=clock)) as base:
         reply = httpx.post(
             f"{base}/v1/images/generations",
             json={"model": "gpt-image-2", "prompt": "x", **URL},
@@ -223,9 +180,9 @@ def test_hosted_urls_ignore_the_host_header(gateway: str) -> None:
     assert reply.json()["data"][0]["url"].startswith(f"{gateway}/v1/imageshim/images/")
 
 
-def test_public_url_sets_the_hosted_url_base(clock: Any) -> None:
+def test_public_url_sets_the_hosted_url_base(serve_app: Any, clock: Any) -> None:
     app = create_app(CONFIG, keys=[KEY], clock=clock, public_url="https://img.example.com/shim/v1/")
-    with running(app) as base:
+    with serve_app(app) as base:
         reply = httpx.post(
             f"{base}/v1/images/generations",
             json={"model": "gpt-image-2", "prompt": "x", **URL},
@@ -287,7 +244,7 @@ def test_a_literal_extra_body_is_refused(gateway: str, imageshim_mock: Any) -> N
 
 
 def test_deeply_nested_json_and_crashes_are_json_errors(
-    clock: Any, caplog: pytest.LogCaptureFixture, imageshim_mock: Any
+    serve_app: Any, clock: Any, caplog: pytest.LogCaptureFixture, imageshim_mock: Any
 ) -> None:
     secret = "sk-gateway-crash-0123456789abcdef"
 
@@ -295,7 +252,7 @@ def test_deeply_nested_json_and_crashes_are_json_errors(
         def host_data_uris(self, body: bytes, base_url: str) -> bytes:
             raise RuntimeError(f"bug near {secret}")
 
-    with running(create_app(CONFIG, keys=[KEY], clock=clock, hosted=Broken())) as base:
+    with serve_app(create_app(CONFIG, keys=[KEY], clock=clock, hosted=Broken())) as base:
         nested = httpx.post(f"{base}/v1/images/generations", content=b"[" * 100_000, headers=_auth())
         assert nested.status_code == 400
         assert nested.json()["error"]["message"] == "We could not parse the JSON body of your request."

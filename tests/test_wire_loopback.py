@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
 
 from imageshim._gateway import create_app
 from imageshim._transport import openai_http_client
@@ -171,24 +170,9 @@ def test_dropin_unusable_200_is_a_502(
 
 # ----- gateway --------------------------------------------------------------------------------------------
 @pytest.fixture
-def gateway(provider: Provider, clock: Any) -> Iterator[str]:
-    app = create_app(provider.config(), keys=[], clock=clock)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "gateway did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        assert not thread.is_alive()
+def gateway(provider: Provider, clock: Any, serve_app: Any) -> Iterator[str]:
+    with serve_app(create_app(provider.config(), keys=[], clock=clock)) as base:
+        yield f"{base}/v1"
 
 
 def test_gateway_unusable_200_is_a_502(
