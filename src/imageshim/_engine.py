@@ -208,10 +208,11 @@ def _first(results: list[AdapterResult], field: str) -> Any:
 
 
 def _usage(results: list[AdapterResult]) -> Usage | None:
-    """The usage of all results, summed; None when no result reported a readable one.
+    """The usage of all results, summed; None when no result reported a count.
 
-    Only whole-number counts are summed; anything else a provider puts there is left out. An unreadable
-    usage is logged and dropped, never raised: the images it came with are already paid for.
+    A single reply's usage is read as it came. Otherwise (or when it does not validate) only whole-number
+    counts are summed and anything else a provider put there is left out: usage never raises, as the
+    images it came with are already paid for.
     """
     from pydantic import ValidationError
 
@@ -236,13 +237,7 @@ def _usage(results: list[AdapterResult]) -> Usage | None:
                     for ik, iv in value.items():
                         if _count(iv):
                             inner[ik] = inner.get(ik, 0) + iv
-    if not total:
-        return None
-    try:
-        return Usage.model_validate(total)
-    except ValidationError as exc:
-        logger.warning("imageshim: ignored an unreadable usage report: %s", redact(str(exc))[:200])
-        return None
+    return Usage.model_validate(total) if total else None  # only counts: it always validates
 
 
 def _count(value: Any) -> bool:

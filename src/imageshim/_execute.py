@@ -193,8 +193,10 @@ def _send(
             result = adapter.generate(calls, spec)
         except APIError as error:
             attempts.append(_attempt(target, started, None, error))
-            polled = _with_timeout(batch, adapter, timeout, deadline, recovering=True)
-            if _lost(error) and polled is not None:  # it may have run: fetch what was paid for first
+            polled = (
+                _with_timeout(batch, adapter, timeout, deadline, recovering=True) if _lost(error) else None
+            )
+            if polled is not None:  # it may have run: fetch what was paid for first
                 started = time.monotonic()
                 try:
                     recovered = adapter.recover(polled, spec)
@@ -277,8 +279,10 @@ async def _asend(
             result = await adapter.agenerate(calls, spec)
         except APIError as error:
             attempts.append(_attempt(target, started, None, error))
-            polled = _with_timeout(batch, adapter, timeout, deadline, recovering=True)
-            if _lost(error) and polled is not None:
+            polled = (
+                _with_timeout(batch, adapter, timeout, deadline, recovering=True) if _lost(error) else None
+            )
+            if polled is not None:
                 started = time.monotonic()
                 try:
                     recovered = await adapter.arecover(polled, spec)
