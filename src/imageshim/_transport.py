@@ -4,8 +4,8 @@
 the SDK builds its request, the transport hands it to the shared wire handler without a socket, and the
 SDK parses the reply into its own ``ImagesResponse`` or raises its own exceptions. openai 1.x/2.x use
 ``httpx``; openai 3.x uses ``httpx2`` (same API, other package): we build the type the installed SDK expects.
-The SDK's ``timeout=`` (its read timeout) bounds each provider call, without loosening a tighter timeout
-configured for the route's providers. Any SDK ``base_url`` whose path ends in ``/v1`` is served (requests
+The SDK's ``timeout=`` (its read timeout) is the deadline of the whole call, retries and fallbacks included
+(the SDK cannot abort a transport in its own process); a tighter provider timeout still bounds each call. Any SDK ``base_url`` whose path ends in ``/v1`` is served (requests
 never leave the process); other paths get a 404 JSON error saying so.
 openai is never imported here and is not a dependency.
 """

@@ -311,7 +311,7 @@ class WireHandler:
         timeout: float | None = None,
         base_url: str | None = None,
     ) -> WireResponse:
-        """Serve one request. ``timeout``: the caller's per-call limit in seconds; ``base_url``: the API
+        """Serve one request. ``timeout``: seconds the whole call may take; ``base_url``: the API
         base URL to name (without ``/v1``) in the 404 for paths not served."""
         from ._execute import execute
 
