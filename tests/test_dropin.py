@@ -103,6 +103,36 @@ def test_streaming_emits_the_completed_event(sdk: openai.OpenAI) -> None:
     assert png_size(base64.b64decode(events[0].b64_json)) == (1024, 1536)
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"model": "dall-e-3"},  # DALL·E's default format is url
+        {"model": "gpt-image-2", "response_format": "url"},
+        {},  # no model: the API's default (dall-e-2), whose default format is url
+    ],
+    ids=["dall-e-3", "explicit url", "no model"],
+)
+def test_a_stream_carries_the_image_whatever_the_response_format(
+    sdk: openai.OpenAI, kwargs: dict[str, Any]
+) -> None:
+    with pytest.warns(imageshim.ImageShimWarning):
+        events = list(sdk.images.generate(prompt="otter", size="1024x1024", stream=True, **kwargs))
+    assert [e.type for e in events] == ["image_generation.completed"]
+    assert events[0].b64_json  # the generated image is in the stream, never null
+    assert png_size(base64.b64decode(events[0].b64_json)) == (1024, 1024)
+
+
+@pytest.mark.anyio
+async def test_a_stream_carries_the_image_async(clock: Any) -> None:
+    client = openai.AsyncOpenAI(
+        api_key="unused", max_retries=0, http_client=async_openai_http_client(MOCK, clock=clock)
+    )
+    with pytest.warns(imageshim.ImageShimWarning):
+        stream = await client.images.generate(model="dall-e-3", prompt="otter", stream=True)
+    events = [e async for e in stream]
+    assert png_size(base64.b64decode(events[0].b64_json)) == (1024, 1024)
+
+
 def test_streaming_a_dalle_target_is_a_clear_400(clock: Any) -> None:
     config = {"routes": {"*": ["mock:dall-e-3"]}, "lifecycle": {"on_retired": "allow"}}
     sdk = openai.OpenAI(api_key="unused", max_retries=0, http_client=openai_http_client(config, clock=clock))

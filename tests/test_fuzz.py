@@ -69,7 +69,9 @@ class Network:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls += 1
         body = json.loads(request.content)
-        data = [{"b64_json": base64.b64encode(b"img").decode()} for _ in range(body.get("n", 1))]
+        data = [
+            {"b64_json": base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()} for _ in range(body.get("n", 1))
+        ]
         return httpx.Response(200, json={"created": 1, "data": data})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -141,12 +142,13 @@ def test_refuses_to_serve_without_keys_off_loopback() -> None:
 
 
 def test_hosted_store_is_bounded() -> None:
-    store = HostedImages(max_bytes=10)
-    first = store.put(b"123456", "image/png")
-    second = store.put(b"abcdef", "image/jpeg")
+    png, jpeg = b"\x89PNG\r\n\x1a\n1", b"\xff\xd8\xff456789"
+    store = HostedImages(max_bytes=12)
+    first = store.put(png, "image/png")
+    second = store.put(jpeg, "image/jpeg")
     assert second.endswith(".jpg")
     assert store.get(first) is None  # evicted: over the byte cap
-    assert store.get(second) == (b"abcdef", "image/jpeg")
+    assert store.get(second) == (jpeg, "image/jpeg")
 
 
 # ----- hosted URLs whatever [mapping] url says; the public base URL -------------------------------------
@@ -289,3 +291,24 @@ def test_a_failed_request_still_reports_and_logs_its_warnings(
     assert "OptionDroppedWarning" in reply.headers["x-imageshim-warnings"]
     logged = [r.getMessage() for r in caplog.records if r.name == "imageshim"]
     assert any(m.startswith("OptionDroppedWarning:") and "style" in m for m in logged)
+
+
+@pytest.mark.parametrize(
+    "body", [{"model": "dall-e-3"}, {"response_format": "url"}, {}], ids=["dall-e-3", "url", "no model"]
+)
+def test_a_streamed_reply_carries_every_image_the_json_reply_would(
+    serve_app: Any, clock: Any, body: dict[str, Any]
+) -> None:
+    with serve_app(create_app(CONFIG, keys=[KEY], clock=clock)) as base:
+        reply = httpx.post(
+            f"{base}/v1/images/generations",
+            json={"prompt": "x", "stream": True, "n": 2, **body},
+            headers=_auth(),
+            timeout=30,
+        )
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(line[6:]) for line in reply.text.splitlines() if line.startswith("data: ")]
+    assert len(events) == 2
+    for event in events:
+        assert base64.b64decode(event["b64_json"])[:8] == b"\x89PNG\r\n\x1a\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -13,15 +14,21 @@ from imageshim._registry import ENTRY_POINT_GROUP
 
 
 class EchoAdapter(ImageAdapter):
-    """A third-party adapter: answers with the prompt as the 'image'."""
+    """A third-party adapter: answers with a PNG signature followed by the prompt as the 'image'."""
 
     name: ClassVar[str] = "echo"
 
     def generate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
-        return AdapterResult(images=[GeneratedImage(b64_json=c.prompt) for c in calls for _ in range(c.n)])
+        return AdapterResult(
+            images=[GeneratedImage(b64_json=_echo(c.prompt)) for c in calls for _ in range(c.n)]
+        )
 
     async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
         return self.generate(calls, spec)
+
+
+def _echo(prompt: str) -> str:
+    return base64.b64encode(b"\x89PNG\r\n\x1a\n" + prompt.encode()).decode()
 
 
 class FutureAdapter(EchoAdapter):
@@ -39,7 +46,7 @@ def test_a_registered_class_serves_routes(clock: Any) -> None:
     registry.register("echo", EchoAdapter)
     client = imageshim.OpenAI(config={"routes": {"*": ["echo:gpt-image-2"]}}, registry=registry, clock=clock)
     resp = client.images.generate(model="gpt-image-2", prompt="hello", n=2)
-    assert [d.b64_json for d in resp.data] == ["hello", "hello"]
+    assert [d.b64_json for d in resp.data] == [_echo("hello")] * 2
     assert resp.imageshim.route == "echo:gpt-image-2"
     registry.unregister("echo")
     with pytest.raises(imageshim.UnknownAdapterError):

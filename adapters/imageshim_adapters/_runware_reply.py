@@ -24,7 +24,7 @@ from imageshim import (
     PermissionDeniedError,
     RateLimitError,
 )
-from imageshim._errors import error_class_for_status
+from imageshim._errors import error_class_for_status, redact
 
 from ._http import HTTPReply, malformed, request_id, retry_after
 from ._runware_wire import PROVIDER
@@ -123,7 +123,7 @@ def task_errors(reply: Reply) -> list[_Error]:
                 else _Error(code=item.code, message=item.message)
             )
         except ValidationError:
-            error = _Error(message=str(item.error)[:200])
+            error = _Error(message=redact(str(item.error))[:200])  # redacted before it is cut
         out.append(error.model_copy(update={"taskUUID": error.taskUUID or item.taskUUID}))
     return out
 

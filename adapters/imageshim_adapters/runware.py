@@ -2,14 +2,12 @@
 
 Several :class:`ImageCall` values (n split for models that make one image per task) travel as several
 tasks in ONE request body. Results are matched by ``taskUUID`` (the call's ``call_id``); a partly failed
-batch returns what succeeded with the failures listed. After a lost reply, :meth:`recover` asks Runware
+batch returns what succeeded with the failures listed. After a lost reply, :meth:`poll` asks Runware
 for the tasks' results (``getResponse``) so that a finished, paid-for image is not generated twice.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -17,11 +15,11 @@ from imageshim import (
     AdapterResult,
     APIError,
     APIStatusError,
-    APITimeoutError,
     ImageAdapter,
     ImageCall,
     ModelSpec,
     NotFoundError,
+    ResultUnknownError,
     SizeRule,
 )
 from imageshim._errors import error_class_for_status
@@ -31,11 +29,6 @@ from ._runware_reply import TaskResult, by_task, error_for, parse_reply, task_er
 from ._runware_wire import AIR, build_task, output_format_of, poll_task
 
 __all__ = ["RunwareAdapter"]
-
-# Looked up at call time, so that tests replace them (the core's injected sleep does not reach adapters).
-_sleep = time.sleep
-_asleep = asyncio.sleep
-_monotonic = time.monotonic
 
 _URL_AND_B64 = ("url", "b64_json")
 _FORMATS = ("png", "jpeg", "webp")
@@ -101,17 +94,12 @@ class RunwareAdapter(ImageAdapter):
     base_url_env: ClassVar[str | None] = "RUNWARE_BASE_URL"
     default_base_url: ClassVar[str | None] = "https://api.runware.ai/v1"
     max_calls_per_request: ClassVar[int] = 20
-    #: recovery after a lost reply: at most this many seconds in all (less when the call's own timeout,
-    #: which the core sets from what is left of its deadline, is shorter) ...
-    recover_budget: ClassVar[float] = 8.0
-    #: the core keeps that much of a call's deadline back for recovery
-    recovery_reserve: ClassVar[float] = recover_budget
-    #: ... at most this many getResponse polls, the first at once, then after a delay doubling from
-    #: ``recover_delay`` up to ``recover_max_delay`` seconds ...
-    recover_polls: ClassVar[int] = 6
+    #: recovery after a lost reply (getResponse polls, scheduled by the core): at most 8 s of the call's
+    #: deadline, polls from 0.5 s apart doubling to 2 s, each bounded by 5 s (it answers at once)
+    recovery_reserve: ClassVar[float] = 8.0
+    recover_polls: ClassVar[int] = 10
     recover_delay: ClassVar[float] = 0.5
     recover_max_delay: ClassVar[float] = 2.0
-    #: ... each getResponse request bounded by this many seconds (it answers at once: nothing is generated)
     recover_timeout: ClassVar[float] = 5.0
 
     def profile(self, spec: ModelSpec) -> ModelSpec:
@@ -200,159 +188,71 @@ class RunwareAdapter(ImageAdapter):
         response = await apost(self.async_http_client, self.base_url, **kwargs)
         return self._result(response, calls)
 
-    # ----- recover after a lost reply --------------------------------------------------------------------
+    # ----- look up tasks whose reply was lost ----------------------------------------------------------
     # UNCERTAIN (runware.md §5): getResponse is documented for tasks sent with deliveryMethod "async"; that
     # it also answers for a sync task whose reply was lost is what the official SDK's polling suggests, not
-    # a documented promise. Every answer it cannot read ends recovery; the core then decides what to send.
-    def recover(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult | None:
-        recovery = _Recovery(self, calls)
-        kwargs = self._post([poll_task(c.call_id) for c in calls], None)
-        while (total := recovery.next_poll()) is not None:
-            try:
-                response = post(self.http_client, self.base_url, **{**kwargs, "total": total})
-            except APIError:
-                break
-            wait = recovery.record(response)
-            if wait is None:
-                break
-            _sleep(wait)
-        return recovery.result()
+    # a documented promise. The core schedules the polls (retrying failed ones within the budget) and
+    # reports every task still without an answer as unknown: never sent again.
+    def poll(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+        kwargs = self._post([poll_task(c.call_id) for c in calls], calls[0].timeout)
+        return self._sorted(post(self.http_client, self.base_url, **kwargs), calls)
 
-    async def arecover(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult | None:
-        recovery = _Recovery(self, calls)
-        kwargs = self._post([poll_task(c.call_id) for c in calls], None)
-        while (total := recovery.next_poll()) is not None:
-            try:
-                response = await apost(self.async_http_client, self.base_url, **{**kwargs, "total": total})
-            except APIError:
-                break
-            wait = recovery.record(response)
-            if wait is None:
-                break
-            await _asleep(wait)
-        return recovery.result()
+    async def apoll(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+        kwargs = self._post([poll_task(c.call_id) for c in calls], calls[0].timeout)
+        return self._sorted(await apost(self.async_http_client, self.base_url, **kwargs), calls)
 
-
-class _Recovery:
-    """One recovery: its time budget and poll schedule (shared by the sync and async loops), and the
-    latest news of every task."""
-
-    def __init__(self, adapter: RunwareAdapter, calls: Sequence[ImageCall]) -> None:
-        self.adapter = adapter
-        self.calls = calls
-        timeout = calls[0].timeout
-        self.budget = adapter.recover_budget if timeout is None else min(adapter.recover_budget, timeout)
-        self.started = _monotonic()
-        self.delay = adapter.recover_delay
-        self.polls = 0
-        self.tasks: list[TaskResult] | None = None
-        self.response: HTTPReply | None = None
-
-    def _left(self) -> float:
-        return self.budget - (_monotonic() - self.started)
-
-    def next_poll(self) -> float | None:
-        """Seconds the next getResponse request may take, or None when the budget or the polls are spent."""
-        left = self._left()
-        if self.polls >= self.adapter.recover_polls or left <= 0:
-            return None
-        self.polls += 1
-        return min(self.adapter.recover_timeout, left)
-
-    def record(self, response: HTTPReply) -> float | None:
-        """Read one getResponse reply; the seconds to wait before polling again, or None to stop."""
-        try:
-            reply = parse_reply(response, parse_json(response, self.adapter.name))
-        except APIError:
-            return None
+    def _sorted(self, response: HTTPReply, calls: Sequence[ImageCall]) -> AdapterResult:
+        """One getResponse reply: each task finished (images), failed, still pending, or never run."""
+        reply = parse_reply(response, parse_json(response, self.name))
         errors = task_errors(reply)
-        ids = {c.call_id for c in self.calls}
-        if any(e.taskUUID not in ids for e in errors) or (response.status_code >= 400 and not errors):
-            return None  # an answer about the whole request (key, credits, ...): not news of the tasks
-        latest = by_task(reply, self.calls, errors)
-        if self.tasks is not None:
-            # UNCERTAIN whether getResponse repeats results it already gave: a task that finished in an
-            # earlier poll keeps its images whatever a later poll says (they are paid for).
-            latest = [
-                old if old.images and len(old.images) >= len(new.images) else new
-                for old, new in zip(self.tasks, latest, strict=True)
-            ]
-        self.tasks, self.response = latest, response
-        if not any(_pending(t) for t in self.tasks):
-            return None
-        wait = min(self.delay, self.adapter.recover_max_delay)
-        self.delay *= 2
-        return wait if wait < self._left() else None
-
-    def result(self) -> AdapterResult | None:
-        """What the polls found: the finished images; ``resend`` for tasks known not to have run (nothing
-        billed); a failure for every other task, which is never sent again (one still processing will be
-        billed). None when nothing is known, or when no task ran at all: the core then retries as usual."""
-        tasks, response = self.tasks, self.response
-        if tasks is None or response is None or all(_silent(t) for t in tasks):
-            return None  # no word about any task: nothing is known
-        result = self.adapter._assemble(tasks, self.calls, response)
+        ids = {c.call_id for c in calls}
+        stray = [e for e in errors if e.taskUUID not in ids]
+        if stray or (response.status_code >= 400 and not errors):
+            # An answer about the whole request (key, credits, load), not news of the tasks.
+            if stray:
+                raise error_for(stray[0], response)
+            cls: type[APIStatusError] = error_class_for_status(response.status_code)
+            raise cls(
+                f"runware: getResponse answered HTTP {response.status_code}: {excerpt(response.content)!r}",
+                status_code=response.status_code,
+                provider=self.name,
+                request_id=request_id(response.headers),
+            )
+        tasks = by_task(reply, calls, errors)
+        finished = [t for t in tasks if t.done]
+        result = self._assemble(finished, calls, response)
         for task in tasks:
             if task.done:
                 continue
-            error = self._failure(task, response)
-            if _resendable(task, error):
-                result.resend.append(task.call)
-            else:
-                result.failures.append(error)
-        if not result.images and not result.failures:
-            return None  # none of them ran: a plain retry sends them all again
-        return result
-
-    def _failure(self, task: TaskResult, response: HTTPReply) -> APIError:
-        name, call_id = self.adapter.name, task.call.call_id
-        if task.errors:
-            error = error_for(task.errors[0], response)
-            if _not_found(task) and not task.images:
-                # UNCERTAIN: taskFailedOrNotFound for a task whose reply was lost is read as "it never
-                # ran or failed" (neither is billed), so sending it again cannot pay twice.
-                return APIError(
-                    f"runware: task {call_id} did not finish before its reply was lost "
-                    f"({error.code}: {error.message})",
-                    code=error.code,
-                    provider=name,
-                    status_code=error.status_code,
-                    retryable=True,
+            if task.errors:
+                error = error_for(task.errors[0], response)
+                if _not_found(task) and not task.images:
+                    # UNCERTAIN: taskFailedOrNotFound for a task whose reply was lost is read as "it never
+                    # ran, or failed" (neither is billed), so sending it again cannot pay twice.
+                    result.resend.append(task.call)
+                else:
+                    result.failures.append(error)
+            elif task.processing:
+                # UNCERTAIN whether getResponse repeats images it gave before: a task still running is
+                # asked about again as a whole, and its images are read once it is done.
+                result.pending.append(task.call)
+            elif task.images:
+                # Fewer images than asked and no word of more: the missing ones may yet be billed.
+                result.failures.append(
+                    ResultUnknownError(
+                        f"runware: task {task.call.call_id} returned {len(task.images)} of {task.call.n} "
+                        "images after a lost reply; it is not sent again, so that nothing is paid twice",
+                        task_ids=[task.call.call_id],
+                        provider=self.name,
+                        request_id=request_id(response.headers),
+                    )
                 )
-            return error
-        if _pending(task):
-            # Still running when recovery stopped: it may yet finish and be billed, so it is not sent again.
-            return APITimeoutError(
-                f"runware: task {call_id} was still processing when recovery gave up after "
-                f"{self.budget - max(0.0, self._left()):.1f} s; it is not sent again, so that it is not paid twice",
-                provider=name,
-                retryable=False,
-            )
-        # Fewer images than asked, or no word at all about the task: whether it ran (and was billed) is
-        # unknown, so it is reported, not sent again.
-        return APIError(
-            f"runware: task {call_id} returned {len(task.images)} of {task.call.n} images after a lost "
-            "reply; it is not sent again, so that it is not paid twice",
-            provider=name,
-            status_code=response.status_code,
-            retryable=False,
-        )
-
-
-def _pending(task: TaskResult) -> bool:
-    """Not done, no error, and Runware says it is still processing: worth polling again."""
-    return not task.done and not task.errors and task.processing
-
-
-def _silent(task: TaskResult) -> bool:
-    """The poll said nothing about this task: no image, no error, not reported as processing."""
-    return not task.done and not task.images and not task.errors and not task.processing
+                result.images.extend(task.images)
+            else:
+                # No word of it yet (it may not be registered): ask again; unknown if it stays silent.
+                result.pending.append(task.call)
+        return result
 
 
 def _not_found(task: TaskResult) -> bool:
     return any((e.code or "").lower().endswith("notfound") for e in task.errors)
-
-
-def _resendable(task: TaskResult, error: APIError) -> bool:
-    """A task that produced nothing and failed in a way a new task can fix."""
-    return not task.images and not _pending(task) and error.retryable

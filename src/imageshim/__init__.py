@@ -31,11 +31,13 @@ if _typing.TYPE_CHECKING:  # static names for type checkers and IDEs; at run tim
         PartialResultError,
         PermissionDeniedError,
         RateLimitError,
+        ResultUnknownError,
         UnknownAdapterError,
     )
     from ._registry import AdapterRegistry
     from ._response import Attempt, Image, ImagesResponse, ShimReport, Usage
     from ._transport import async_openai_http_client, openai_http_client
+    from ._types import NOT_GIVEN, NotGiven
     from ._warnings import (
         ImageShimWarning,
         ModelDeprecationWarning,
@@ -81,6 +83,9 @@ _LAZY: dict[str, str] = {
     "PermissionDeniedError": "._errors",
     "ProviderSettings": "._adapter",
     "RateLimitError": "._errors",
+    "ResultUnknownError": "._errors",
+    "NOT_GIVEN": "._types",
+    "NotGiven": "._types",
     "ShimReport": "._response",
     "SizeRule": "._catalog",
     "UnknownAdapterError": "._errors",
@@ -137,7 +142,9 @@ __all__ = [
     "ModelRetiredError",
     "ModelRetiredWarning",
     "ModelSpec",
+    "NOT_GIVEN",
     "NotFoundError",
+    "NotGiven",
     "OpenAI",
     "OptionDroppedWarning",
     "OptionMappedWarning",
@@ -145,6 +152,7 @@ __all__ = [
     "PermissionDeniedError",
     "ProviderSettings",
     "RateLimitError",
+    "ResultUnknownError",
     "ShimReport",
     "SizeRule",
     "UnknownAdapterError",

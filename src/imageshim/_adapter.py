@@ -68,9 +68,9 @@ class ProviderSettings:
 class ImageCall:
     """One provider call, already valid for the target model.
 
-    ``call_id`` is a fresh UUID4 per attempt: after a lost reply the core first asks the adapter to
-    :meth:`~ImageAdapter.recover` the result under the previous attempt's ids (Runware: ``taskUUID`` +
-    ``getResponse``), and only then sends again with new ids. ``width``/``height``
+    ``call_id`` is a fresh UUID4 per attempt: after a lost reply the core asks the adapter to
+    :meth:`~ImageAdapter.poll` for the result under that attempt's ids (Runware: ``taskUUID`` +
+    ``getResponse``); a re-send (only of calls known not to have run) gets new ids. ``width``/``height``
     are None for "auto" (or when the caller gave no size and the target picks). ``response_format`` is
     the native format asked of the provider; the core turns base64 into URLs when the caller wanted URLs.
     """
@@ -109,14 +109,25 @@ class ImageCall:
 
 @dataclasses.dataclass(frozen=True)
 class GeneratedImage:
+    """One image as a provider returned it: base64 or a URL. ``media_type`` is set by the core once it has
+    checked the bytes (adapters leave it None)."""
+
     b64_json: str | None = None
     url: str | None = None
     revised_prompt: str | None = None
+    media_type: str | None = None
 
 
 @dataclasses.dataclass
 class AdapterResult:
-    """What one adapter request produced. ``failures`` holds per-call errors of a partly failed batch."""
+    """What one adapter request produced. ``failures`` holds per-call errors of a partly failed batch.
+
+    From :meth:`ImageAdapter.poll` (recovery after a lost reply) a result also sorts the calls it was asked
+    about: ``pending`` (still running, or not yet known to the provider: polled again while the recovery
+    budget lasts, then reported as :class:`~imageshim.ResultUnknownError`) and ``resend`` (known not to
+    have run, nothing billed: sent again with fresh ids, as a retry). Every other call is settled: its
+    images are in ``images``, or its error in ``failures``.
+    """
 
     images: list[GeneratedImage]
     created: int | None = None
@@ -128,9 +139,8 @@ class AdapterResult:
     background: str | None = None
     request_id: str | None = None
     failures: list[APIError] = dataclasses.field(default_factory=list)
-    #: from :meth:`ImageAdapter.recover` only: calls known not to have run (nothing billed), which the core
-    #: sends again with fresh ids, as a retry, next to the images recovered
     resend: list[ImageCall] = dataclasses.field(default_factory=list)
+    pending: list[ImageCall] = dataclasses.field(default_factory=list)
 
 
 class ImageAdapter(ABC):
@@ -149,8 +159,18 @@ class ImageAdapter(ABC):
     max_calls_per_request: ClassVar[int] = 1
     #: default seconds for one provider request (image generation takes 10-120 s)
     default_timeout: ClassVar[float] = 180.0
-    #: seconds of a call's deadline kept back for :meth:`recover` after a lost reply (0: it cannot recover)
+    #: wire requests of one call this provider may be sent at once (n split into several requests)
+    concurrent_requests: ClassVar[int] = 4
+    #: recovery after a lost reply (:meth:`poll`): seconds of a call's deadline kept back for it and the
+    #: most it may take (0: the adapter cannot recover; a lost reply is then reported, never re-sent) ...
     recovery_reserve: ClassVar[float] = 0.0
+    #: ... at most this many polls, the first at once, then after a delay doubling from ``recover_delay``
+    #: up to ``recover_max_delay`` seconds (a failed poll is retried on the same schedule) ...
+    recover_polls: ClassVar[int] = 10
+    recover_delay: ClassVar[float] = 0.5
+    recover_max_delay: ClassVar[float] = 2.0
+    #: ... each poll bounded by this many seconds
+    recover_timeout: ClassVar[float] = 5.0
 
     def __init__(
         self,
@@ -238,12 +258,13 @@ class ImageAdapter(ABC):
     async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
         """Async twin of :meth:`generate`."""
 
-    def recover(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult | None:
-        """After a lost reply (timeout, dropped connection or unreadable reply once the request was sent),
-        fetch the result of ``calls`` without generating again, or return None when nothing is known (the
-        core then retries as usual). A result may hold some images, failures for calls that must not be
-        sent again (still running: they will be billed), and ``resend`` for calls known not to have run."""
-        return None
+    def poll(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+        """One look-up of ``calls`` after their reply was lost (one wire request; the core schedules the
+        polls, retries failed ones and keeps the budget). Sort every call: its images, its error in
+        ``failures``, ``pending`` (no word yet) or ``resend`` (known not to have run). Only adapters with a
+        ``recovery_reserve`` are asked; raise :class:`~imageshim.APIError` when the look-up itself failed."""
+        raise NotImplementedError(f"{type(self).__name__} cannot look up a lost reply")
 
-    async def arecover(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult | None:
-        return None
+    async def apoll(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+        """Async twin of :meth:`poll`."""
+        raise NotImplementedError(f"{type(self).__name__} cannot look up a lost reply")

@@ -7,16 +7,19 @@ so an unknown keyword is a ``TypeError`` exactly as with the SDK.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from . import _orchestrate
 from ._config import Config, ConfigSource, load_config
 from ._engine import Engine, Plan
-from ._errors import APIError, BadRequestError, PartialResultError
+from ._errors import APIError, BadRequestError
 from ._registry import AdapterRegistry
+from ._types import NOT_GIVEN, NotGiven
 from ._warnings import emit
 
 if TYPE_CHECKING:
@@ -37,9 +40,16 @@ def _config_with_openai_options(
     return dataclasses.replace(loaded, providers={**loaded.providers, "openai": settings})
 
 
-def _timeout_seconds(timeout: float | httpx.Timeout | None) -> float | None:
+def _timeout_seconds(timeout: float | httpx.Timeout | NotGiven | None) -> float | None:
+    """Seconds one provider request may take. Not given: the provider's ``timeout`` (or its default).
+    None, as with the SDK, sets no limit of its own: each request may use what is left of the call's
+    deadline (``[retry] deadline``)."""
+    if isinstance(timeout, NotGiven):
+        return None
+    if timeout is None:
+        return math.inf
     if isinstance(timeout, httpx.Timeout):
-        return timeout.read
+        return timeout.read if timeout.read is not None else math.inf
     return timeout
 
 
@@ -47,9 +57,9 @@ def _plan(engine: Engine, kwargs: dict[str, Any]) -> Plan:
     from ._request import request_from_kwargs  # pydantic loads with the first request
 
     timeout = _timeout_seconds(kwargs.pop("timeout"))
-    user = kwargs.pop("safety_identifier")
-    if user is not None:
-        kwargs["user"] = kwargs["user"] or user
+    identifier = kwargs.pop("safety_identifier")
+    if identifier is not None:
+        kwargs["user"] = kwargs["user"] or identifier
     request = request_from_kwargs(kwargs)
     if request.stream:
         raise BadRequestError(
@@ -84,20 +94,20 @@ class Images:
         stream: bool | None = None,
         safety_identifier: str | None = None,
         extra_body: dict[str, Any] | None = None,
-        timeout: float | httpx.Timeout | None = None,
+        timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
     ) -> ImagesResponse:
-        """Generate images: validated and mapped before any network call, every change warned."""
-        from ._execute import execute
+        """Generate images: validated and mapped before any network call, every change warned.
 
+        ``timeout``: seconds each provider request may take (not given: the provider's; None: no limit of
+        its own). The whole call, retries and fallbacks included, is bounded by ``[retry] deadline``.
+        """
         plan = _plan(self._engine, locals_without_self(locals()))
         try:
-            outcome = execute(self._engine, plan)
-        except APIError:
-            emit(plan.targets[0].warnings, stacklevel=2)  # what was decided still matters when it failed
+            response = _orchestrate.run(self._engine, plan)
+        except APIError as error:
+            emit(_orchestrate.warnings_for(plan, error), stacklevel=2)  # decided before it failed
             raise
-        response = self._engine.build_response(plan, outcome)
         emit(response.imageshim.warnings, stacklevel=2)
-        _check_partial(self._engine, response, outcome.failures)
         return response
 
 
@@ -124,35 +134,21 @@ class AsyncImages:
         stream: bool | None = None,
         safety_identifier: str | None = None,
         extra_body: dict[str, Any] | None = None,
-        timeout: float | httpx.Timeout | None = None,
+        timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
     ) -> ImagesResponse:
         """Async twin of :meth:`Images.generate`."""
-        from ._execute import execute_async
-
         plan = _plan(self._engine, locals_without_self(locals()))
         try:
-            outcome = await execute_async(self._engine, plan)
-        except APIError:
-            emit(plan.targets[0].warnings, stacklevel=2)
+            response = await _orchestrate.arun(self._engine, plan)
+        except APIError as error:
+            emit(_orchestrate.warnings_for(plan, error), stacklevel=2)
             raise
-        response = self._engine.build_response(plan, outcome)
         emit(response.imageshim.warnings, stacklevel=2)
-        _check_partial(self._engine, response, outcome.failures)
         return response
 
 
-def _check_partial(engine: Engine, response: ImagesResponse, failures: list[APIError]) -> None:
-    if failures and engine.config.retry.partial == "error":
-        raise PartialResultError(
-            f"{len(response.data)} of the images asked for arrived; {len(failures)} call(s) failed "
-            '([retry] partial = "error"; the images that arrived are on .response)',
-            response=response,
-            failures=failures,
-        )
-
-
 def locals_without_self(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if k not in ("self", "execute", "execute_async")}
+    return {k: v for k, v in values.items() if k != "self"}
 
 
 class _BaseClient:

@@ -52,6 +52,9 @@ class RetryPolicy:
     deadline: float | None = 600.0
     #: when some of n images fail: "return" the others (with a warning) or raise PartialResultError
     partial: Literal["return", "error"] = "return"
+    #: wire requests of one call in flight at once when n is split into several (1: one after another);
+    #: the sync and the async client both honour it, each adapter may allow fewer
+    concurrency: int = 4
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,6 +35,7 @@ class _Retry(_Strict):
     max_retry_after: float = Field(60.0, ge=0, le=3600)
     deadline: float | None = Field(600.0, gt=0)
     partial: Literal["return", "error"] = "return"
+    concurrency: int = Field(4, ge=1, le=64)
 
 
 class _Provider(_Strict):

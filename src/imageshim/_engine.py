@@ -1,36 +1,33 @@
-"""The engine: configuration, catalog and adapters held once per client; plans requests and builds responses.
+"""The engine: configuration, catalog and adapters held once per client; plans requests.
 
 ``plan`` does everything that can fail without I/O (validation, routing, lifecycle, mapping for every
-target of the route), so an invalid request never reaches the network. ``build_response`` turns what
-the adapters returned into the OpenAI-shaped response with the shim's report.
+target of the route), so an invalid request never reaches the network. Execution is :mod:`._policy`
+(driven by :mod:`._drive`); the response is built by :mod:`._render`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
-from ._adapter import AdapterResult, GeneratedImage, ImageAdapter
+from ._adapter import ImageAdapter
 from ._catalog import Catalog, ModelSpec, builtin_catalog
 from ._config import Config, ConfigSource, load_config
-from ._errors import APIError, APIStatusError, ConfigurationError, redact
+from ._errors import APIStatusError, ConfigurationError
 from ._mapping import MappedRequest, map_request
 from ._registry import AdapterRegistry, default_registry
 from ._routing import Target, resolve_targets
-from ._urls import data_uri, write_file_url
-from ._warnings import WarningRecord, logger
+from ._warnings import logger
 
 if TYPE_CHECKING:  # pydantic models load with the first request, not with the client
     from ._request import ImageRequest
-    from ._response import Attempt, Image, ImagesResponse, Usage
 
-__all__ = ["Engine", "Outcome", "Plan"]
+__all__ = ["Engine", "Plan"]
 
 Clock = Callable[[], date]
 _PLAN_CACHE_SIZE = 256
@@ -47,16 +44,6 @@ class Plan:
     #: seconds the whole call may take, retries and fallbacks included; the shorter of this and
     #: ``[retry] deadline`` applies
     deadline: float | None = None
-
-
-@dataclasses.dataclass
-class Outcome:
-    """What execution produced: the target that served, its results, every attempt and leftover failures."""
-
-    mapped: MappedRequest
-    results: list[AdapterResult]
-    attempts: list[Attempt]
-    failures: list[APIError]
 
 
 class Engine:
@@ -153,149 +140,3 @@ class Engine:
                 # request still goes where it was routed first.
                 logger.info("imageshim: fallback %s skipped for this request: %s", target.name, exc.message)
         return Plan(request, tuple(mapped), timeout)
-
-    # ----- the response --------------------------------------------------------------------------------
-    def build_response(self, plan: Plan, outcome: Outcome) -> ImagesResponse:
-        from ._response import ImagesResponse, ShimReport
-
-        mapped = outcome.mapped
-        fmt = mapped.template.output_format or _first(outcome.results, "output_format")
-        images = [self._image(img, mapped, fmt) for r in outcome.results for img in r.images]
-        usage = _usage(outcome.results)
-        cost, cost_source = _cost(outcome.results, mapped, usage)
-        warnings = list(mapped.warnings)
-        if outcome.failures:
-            warnings.append(_partial_warning(plan, mapped, len(images), outcome.failures))
-        report = ShimReport.model_construct(
-            route=mapped.target,
-            requested_model=plan.request.model,
-            warnings=warnings,
-            cost_usd=cost,
-            cost_source=cost_source,
-            attempts=outcome.attempts,
-            failures=[_failure(e) for e in outcome.failures],
-        )
-        return ImagesResponse.model_construct(
-            created=_first(outcome.results, "created") or int(time.time()),
-            data=images,
-            usage=usage,
-            size=_first(outcome.results, "size") or mapped.template.size,
-            quality=_first(outcome.results, "quality") or mapped.template.quality,
-            output_format=fmt,
-            background=_first(outcome.results, "background"),
-            imageshim=report,
-        )
-
-    def _image(self, image: GeneratedImage, mapped: MappedRequest, fmt: str | None) -> Image:
-        from ._response import Image
-
-        url = image.url
-        if mapped.url_mode in ("data-uri", "file") and url is None and image.b64_json is not None:
-            if mapped.url_mode == "file":
-                url = write_file_url(image.b64_json, fmt, self.config.mapping.url_dir)
-            else:
-                url = data_uri(image.b64_json, fmt)
-            return Image.model_construct(b64_json=None, url=url, revised_prompt=image.revised_prompt)
-        return Image.model_construct(b64_json=image.b64_json, url=url, revised_prompt=image.revised_prompt)
-
-
-def _first(results: list[AdapterResult], field: str) -> Any:
-    for r in results:
-        value = getattr(r, field)
-        if value is not None:
-            return value
-    return None
-
-
-def _usage(results: list[AdapterResult]) -> Usage | None:
-    """The usage of all results, summed; None when no result reported a count.
-
-    A single reply's usage is read as it came. Otherwise (or when it does not validate) only whole-number
-    counts are summed and anything else a provider put there is left out: usage never raises, as the
-    images it came with are already paid for.
-    """
-    from pydantic import ValidationError
-
-    from ._response import Usage
-
-    usages = [r.usage for r in results if r.usage]
-    if not usages:
-        return None
-    if len(usages) == 1:  # the common case: one reply, read as it came
-        try:
-            return Usage.model_validate(usages[0])
-        except ValidationError:
-            pass
-    total: dict[str, Any] = {}
-    for usage in usages:
-        for key, value in usage.items():
-            if _count(value):
-                total[key] = total.get(key, 0) + value
-            elif isinstance(value, dict):
-                inner = total.setdefault(key, {})
-                if isinstance(inner, dict):
-                    for ik, iv in value.items():
-                        if _count(iv):
-                            inner[ik] = inner.get(ik, 0) + iv
-    return Usage.model_validate(total) if total else None  # only counts: it always validates
-
-
-def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _counted(value: Any, default: int) -> int:
-    """``value`` when it is a token count, else ``default`` (providers put nulls and strings there)."""
-    return value if _count(value) else default
-
-
-def _cost(
-    results: list[AdapterResult], mapped: MappedRequest, usage: Usage | None
-) -> tuple[float | None, str | None]:
-    """Provider-reported cost when every result has one; else an estimate from the catalog's prices."""
-    if results and all(r.cost_usd is not None for r in results):
-        return round(sum(r.cost_usd or 0.0 for r in results), 6), "provider"
-    spec = mapped.spec
-    if spec.price_per_token and usage is not None and usage.output_tokens:
-        details = usage.input_tokens_details or {}
-        image_in = _counted(details.get("image_tokens"), 0)
-        text_in = _counted(details.get("text_tokens"), max(0, usage.input_tokens - image_in))
-        rates = spec.price_per_token
-        est = (
-            text_in * rates.get("text_input", 0.0)
-            + image_in * rates.get("image_input", 0.0)
-            + usage.output_tokens * rates.get("output", 0.0)
-        )
-        return round(est, 6), f"estimate from token usage ({spec.price_source})"
-    count = sum(len(r.images) for r in results)
-    table = spec.price_per_image or {}
-    quality = mapped.template.quality or spec.default_quality
-    size = _first(results, "size") or mapped.template.size or "1024x1024"
-    per = (table.get(quality) or {}).get(size)
-    if per is None or not count:
-        return None, None
-    return round(per * count, 6), f"estimate from the catalog's per-image price ({spec.price_source})"
-
-
-def _partial_warning(plan: Plan, mapped: MappedRequest, got: int, failures: list[APIError]) -> WarningRecord:
-    first = failures[0]
-    return WarningRecord(
-        "option_mapped",
-        "n",
-        plan.request.n,
-        got,
-        f"{got} of {plan.request.n} images arrived from {mapped.target}; {len(failures)} call(s) failed "
-        f"({type(first).__name__}: {redact(first.message)}); see resp.imageshim.failures",
-        model=mapped.spec.id,
-        target=mapped.target,
-    )
-
-
-def _failure(error: APIError) -> dict[str, Any]:
-    return {
-        "error": type(error).__name__,
-        "message": redact(error.message),
-        "status_code": error.status_code,
-        "code": error.code,
-        "provider": error.provider,
-    }

@@ -17,13 +17,22 @@ Names mirror the ``openai`` SDK so that porting an ``except`` clause is an impor
         │   └── InternalServerError     >= 500
         ├── APIConnectionError          the request did not get an answer
         │   └── APITimeoutError
-        └── PartialResultError          some of n images failed and [retry] partial = "error"
+        ├── PartialResultError          some of n images failed and [retry] partial = "error"
+        └── ResultUnknownError          a reply was lost and the provider could not say whether the
+                                        image was made (and billed): never sent again; names the tasks
 
 ``ModelRetiredError`` is also a ``BadRequestError`` so that code catching the SDK's 400 still catches it.
 
 Every status error carries ``status_code``, ``code``, ``param``, ``provider``, ``request_id`` and
-``retry_after``. Messages never contain API keys: every message passes through :func:`redact` and
-adapters register the keys they hold with :func:`register_secret`.
+``retry_after``. Errors never carry API keys: every value a provider sent that an error copies (the
+message, ``request_id``, ``code``, ``param``, ``body``) passes through :func:`redact` when the error is
+built, and adapters (and the gateway, for its clients' keys) register the keys they hold with
+:func:`register_secret`. Redacting here, at the one place provider values enter the error tree, is what
+keeps keys out of everything built from an error later (``x-imageshim-provider-request-id`` and the
+other wire headers, reply bodies, log lines), including code that forgets to redact.
+
+Anything that shortens a provider value must redact it *before* cutting it: a key cut in half is no
+longer a registered secret, and its first half would survive :func:`redact`.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ __all__ = [
     "PartialResultError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResultUnknownError",
     "UnknownAdapterError",
     "error_class_for_status",
     "redact",
@@ -74,6 +84,15 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "[REDACTED]")
     return _KEY_SHAPES.sub("[REDACTED]", text)
+
+
+def _redact_field(value: Any) -> Any:
+    """A provider-supplied field (``request_id``, ``code``, ``param``) with any key in it redacted.
+
+    Strings are redacted whatever their origin: a provider can echo the caller's key anywhere, e.g. a
+    proxy that puts the Authorization value into ``x-request-id``. Other values (an int code) cannot
+    hold a key and are kept as they came."""
+    return redact(value) if isinstance(value, str) else value
 
 
 def _redact_body(value: Any, depth: int = 0) -> Any:
@@ -154,7 +173,7 @@ class APIError(ImageShimError):
         retryable: bool | None = None,
         status_code: int | None = None,
         model_unavailable: bool = False,
-        reply_lost: bool = False,
+        reply_lost: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -162,13 +181,18 @@ class APIError(ImageShimError):
         #: report this; the core, which holds the clock and the catalog, decides whether the model is
         #: retired (``ModelRetiredError``) and tries the route's next target either way.
         self.model_unavailable = model_unavailable
-        #: the provider may have done the work although its reply did not come back (a proxy's timeout
-        #: page): the core tries to recover the result before sending the request again
-        self.reply_lost = reply_lost
-        self.code = code
-        self.param = param
+        #: the provider may have done the work although its reply did not come back (a read timeout, a
+        #: dropped connection after sending, a proxy's timeout page): the core recovers the result or
+        #: reports its fate unknown, and never sends the request again. Not given: a connection error
+        #: and any reply that could not be read count as lost (the safe reading: the work may be done and
+        #: billed); a status error as not lost (the provider answered that it did not do it).
+        self.reply_lost = not isinstance(self, APIStatusError) if reply_lost is None else reply_lost
+        # Provider values, redacted once here so that every header, reply and log line built from
+        # them later is safe (the wire handler copies request_id into a response header verbatim).
+        self.code = _redact_field(code)
+        self.param = _redact_field(param)
         self.provider = provider
-        self.request_id = request_id
+        self.request_id = _redact_field(request_id)
         self.retry_after = retry_after
         #: the provider's error object as it came (keys it echoed are redacted)
         self.body = _redact_body(body)
@@ -281,6 +305,20 @@ class PartialResultError(APIError):
         super().__init__(message, code="partial_result", retryable=False)
         self.response = response
         self.failures = failures
+
+
+class ResultUnknownError(APIError):
+    """A request reached the provider, its reply was lost, and whether it produced (and billed) images is
+    still unknown after recovery was tried within its budget. It is never sent again: sending it again
+    could pay for the same image twice. ``task_ids`` names the provider tasks (Runware ``taskUUID``, or
+    imageshim's own call id where the provider has no task id), so they can be looked up later."""
+
+    def __init__(self, message: str, *, task_ids: list[str], **kwargs: Any) -> None:
+        kwargs.setdefault("code", "result_unknown")
+        kwargs["retryable"] = False
+        kwargs["reply_lost"] = True
+        super().__init__(message, **kwargs)
+        self.task_ids = list(task_ids)
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {

@@ -5,13 +5,17 @@ Routes (exactly these paths; anything else is a 404 JSON error naming them and t
 ``POST /v1/images/generations`` (the shared wire handler), ``GET /v1/models`` (the catalog with lifecycle
 fields), ``GET /v1/imageshim/images/{name}`` (hosted images for ``response_format="url"``, expiring like
 OpenAI's 60-minute URLs). Clients authenticate with a bearer key from ``IMAGESHIM_GATEWAY_KEYS``; their
-key is never forwarded: providers get the gateway's own configured keys.
+key is never forwarded: providers get the gateway's own configured keys. The accepted keys are registered
+with :func:`register_secret`, so a client's key is redacted from every reply and log line (a client that
+pastes its key into a field the shim echoes in an error, a traceback that caught it).
 
 Hosted URLs: the gateway always hosts base64-only images itself for callers that want URLs, whatever
 ``[mapping] url`` says (that setting is for in-process use: a ``file://`` path on the server's disk means
 nothing to a remote client, and ``"error"`` would refuse what the gateway can serve). The URLs are built
 from ``public_url`` (``imageshim serve --public-url``; e.g. the address of a reverse proxy in front) or,
 by default, from the address the server is bound to, never from the client-supplied ``Host`` header.
+Hosted images are served only as the image type their bytes are (PNG, JPEG, WebP, GIF), with
+``X-Content-Type-Options: nosniff``: the gateway's origin never serves a provider's bytes as a page.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from urllib.parse import urlsplit
 
 from ._config import Config, ConfigSource, load_config
 from ._engine import Engine
-from ._errors import ConfigurationError, redact
+from ._errors import ConfigurationError, redact, register_secret
 from ._hosted import HostedImages
+from ._media import sniff
 from ._warnings import logger
 from ._wire import MAX_BODY_BYTES, WireHandler, WireResponse, error_response, request_id
 
@@ -130,7 +135,10 @@ def create_app(
         engine, max_body_bytes=max_body_bytes, extra_routes={("GET", "/models"): lambda: _models(engine)}
     )
     store = hosted or HostedImages()
-    accepted = [k.encode() for k in (gateway_keys() if keys is None else keys)]
+    configured = gateway_keys() if keys is None else keys
+    for key in configured:
+        register_secret(key)  # a client's key is redacted wherever the shim would print it
+    accepted = [k.encode() for k in configured]
     public = None if public_url is None else normalise_public_url(public_url)
 
     def base_url(request: Request) -> str:
@@ -201,7 +209,21 @@ def create_app(
         base = base_url(request)
         wire = await handler.ahandle(request.method, request.url.path, body, base_url=base)
         if wire.status == 200 and wire.headers.get("content-type") == "application/json":
-            wire.body = store.host_data_uris(wire.body, base)
+            try:
+                wire.body = store.host_data_uris(wire.body, base)
+            except ValueError as exc:
+                # The core refuses replies that are not images before this point; if one slips through
+                # anyway it is an upstream failure (502, as the wire handler answers unusable replies),
+                # never a hosted URL.
+                logger.error("imageshim gateway: refused to host a provider image: %s", redact(str(exc)))
+                return reply(
+                    error_response(
+                        502,
+                        f"imageshim: the provider's reply cannot be served as an image URL: {exc}",
+                        code="invalid_image_data",
+                        headers={k: v for k, v in wire.headers.items() if k.startswith("x-imageshim-")},
+                    )
+                )
         return reply(wire)
 
     async def image(request: Request) -> Response:
@@ -210,8 +232,18 @@ def create_app(
             return reply(
                 error_response(404, "This image URL has expired or never existed.", code="image_expired")
             )
-        data, media_type = found
-        return Response(data, media_type=media_type, headers={"cache-control": "private, max-age=300"})
+        data, _ = found
+        # Sniffed again here, not taken from the store: ``hosted`` may be any store (a subclass, a shared
+        # backend), and this route is what decides what the gateway's origin serves. nosniff stops a
+        # browser from second-guessing the type into something executable.
+        media_type = sniff(data[:16])
+        if media_type is None:
+            logger.error("imageshim gateway: hosted item %s is not an image; not served", request.url.path)
+            return reply(
+                error_response(502, "imageshim: this hosted item is not an image.", code="invalid_image_data")
+            )
+        headers = {"cache-control": "private, max-age=300", "x-content-type-options": "nosniff"}
+        return Response(data, media_type=media_type, headers=headers)
 
     async def fallback(request: Request) -> Response:
         if not authorized(request):

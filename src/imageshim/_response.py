@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from ._warnings import WarningRecord
 
@@ -18,6 +18,29 @@ class Image(BaseModel):
     b64_json: str | None = None
     url: str | None = None
     revised_prompt: str | None = None
+    # The image's own bytes (base64) and checked media type, whatever form the reply gives it: a streamed
+    # reply and a hosted URL are made from these, so no form of the reply can lose an image.
+    _data: str | None = PrivateAttr(default=None)
+    _media_type: str | None = PrivateAttr(default=None)
+
+    def keep_bytes(self, b64: str | None, media_type: str | None) -> None:
+        self._data, self._media_type = b64, media_type
+
+    def base64(self) -> str | None:
+        """The image as base64 when its bytes are here (``b64_json``, a ``data:`` URL, or kept aside when
+        the reply gives a file or hosted URL); None for an image that only exists behind a remote URL."""
+        if self._data is not None:
+            return self._data
+        if self.b64_json is not None:
+            return self.b64_json
+        if self.url is not None and self.url.startswith("data:"):
+            return self.url.partition(",")[2] or None
+        return None
+
+    @property
+    def media_type(self) -> str | None:
+        """The media type the image's bytes decode as (checked by imageshim), when its bytes are here."""
+        return self._media_type
 
 
 class Usage(BaseModel):

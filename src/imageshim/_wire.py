@@ -27,21 +27,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import time
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._engine import Engine, Outcome, Plan
-from ._errors import (
-    APIError,
-    APITimeoutError,
-    ImageShimError,
-    ModelRetiredError,
-    PartialResultError,
-    redact,
-)
+from . import _orchestrate
+from ._engine import Engine, Plan
+from ._errors import APIError, APITimeoutError, ImageShimError, ModelRetiredError, redact
+from ._render import json_body, sse_body
 from ._request import ImageRequest, request_from_kwargs
 from ._response import ImagesResponse
 from ._warnings import WarningRecord, emit, logger
@@ -124,7 +118,7 @@ def _from_error(error: ImageShimError, records: Sequence[WarningRecord] = ()) ->
         # image), or a partial result refused by policy: an upstream failure, never a 2xx/3xx.
         status = 504 if isinstance(error, APITimeoutError) else 502
     if error.request_id:
-        headers["x-imageshim-provider-request-id"] = error.request_id
+        headers["x-imageshim-provider-request-id"] = redact(error.request_id)
     # Retry-After only when the wait is known (the provider's header, or a scripted/mapped value): the
     # spec lets a 429 omit it, and an invented wait would be misinformation for clients that honour it.
     if error.retry_after is not None:
@@ -134,20 +128,6 @@ def _from_error(error: ImageShimError, records: Sequence[WarningRecord] = ()) ->
     kind = _rate_limit_type(error) if status == 429 else None
     return error_response(
         status, error.message, code=error.code, param=error.param, headers=headers, kind=kind
-    )
-
-
-def _partial_error(plan: Plan, response: ImagesResponse, outcome: Outcome) -> PartialResultError:
-    """``[retry] partial = "error"`` on the wire: the request fails as a whole. No status of its own, so
-    it goes out as a 502 (some upstream calls failed) with code ``partial_result``; the SDK is told not
-    to retry (the shim already retried each failed call)."""
-    first = outcome.failures[0]
-    return PartialResultError(
-        f"{len(response.data or [])} of {plan.request.n} images arrived and {len(outcome.failures)} "
-        f'call(s) failed ({type(first).__name__}: {first.message}); with [retry] partial = "error" the '
-        "request fails as a whole.",
-        response=response,
-        failures=outcome.failures,
     )
 
 
@@ -256,12 +236,6 @@ class WireHandler:
         self._report(records)  # what was decided still matters when the request failed
         return _from_error(error, records)
 
-    def _finish(self, plan: Plan, outcome: Outcome) -> WireResponse:
-        response = self.engine.build_response(plan, outcome)
-        if outcome.failures and self.engine.config.retry.partial == "error":
-            return self._failed(_partial_error(plan, response, outcome), response.imageshim.warnings)
-        return self._success(plan, response)
-
     def _success(self, plan: Plan, response: ImagesResponse) -> WireResponse:
         records = response.imageshim.warnings
         self._report(records)
@@ -274,9 +248,9 @@ class WireHandler:
             headers["x-imageshim-cost-usd"] = f"{response.imageshim.cost_usd:.6f}"
         if plan.request.stream:
             headers["content-type"] = "text/event-stream"
-            return WireResponse(200, headers, _sse(response))
+            return WireResponse(200, headers, sse_body(response))
         headers["content-type"] = "application/json"
-        return WireResponse(200, headers, json.dumps(response.to_openai_dict()).encode())
+        return WireResponse(200, headers, json_body(response))
 
     # ----- entry points --------------------------------------------------------------------------------
     def _prepare(
@@ -313,17 +287,15 @@ class WireHandler:
     ) -> WireResponse:
         """Serve one request. ``timeout``: seconds the whole call may take; ``base_url``: the API
         base URL to name (without ``/v1``) in the 404 for paths not served."""
-        from ._execute import execute
-
         try:
             plan = self._prepare(method, path, body, timeout, base_url)
             if isinstance(plan, WireResponse):
                 return plan
             try:
-                outcome = execute(self.engine, plan)
+                response = _orchestrate.run(self.engine, plan)
             except ImageShimError as exc:
-                return self._failed(exc, plan.targets[0].warnings if plan.targets else ())
-            return self._finish(plan, outcome)
+                return self._failed(exc, _orchestrate.warnings_for(plan, exc))
+            return self._success(plan, response)
         except Warning:
             raise  # a warning escalated to an error (-W error) reaches the caller, as with the native client
         except Exception:
@@ -339,37 +311,16 @@ class WireHandler:
         base_url: str | None = None,
     ) -> WireResponse:
         """Async twin of :meth:`handle`."""
-        from ._execute import execute_async
-
         try:
             plan = self._prepare(method, path, body, timeout, base_url)
             if isinstance(plan, WireResponse):
                 return plan
             try:
-                outcome = await execute_async(self.engine, plan)
+                response = await _orchestrate.arun(self.engine, plan)
             except ImageShimError as exc:
-                return self._failed(exc, plan.targets[0].warnings if plan.targets else ())
-            return self._finish(plan, outcome)
+                return self._failed(exc, _orchestrate.warnings_for(plan, exc))
+            return self._success(plan, response)
         except Warning:
             raise
         except Exception:
             return self._crashed(method, path)
-
-
-def _sse(response: ImagesResponse) -> bytes:
-    """One ``image_generation.completed`` event per image (the OpenAI stream shape with partial_images=0)."""
-    body = response.to_openai_dict()
-    events = []
-    for image in body.get("data", []):
-        event = {
-            "type": "image_generation.completed",
-            "b64_json": image.get("b64_json"),
-            "created_at": body.get("created", int(time.time())),
-            "size": body.get("size"),
-            "quality": body.get("quality"),
-            "output_format": body.get("output_format"),
-            "background": body.get("background"),
-            "usage": body.get("usage"),
-        }
-        events.append(f"event: image_generation.completed\ndata: {json.dumps(event)}\n\n")
-    return "".join(events).encode()

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from imageshim_adapters import runware as runware_module
+from imageshim import _drive
 
 
 @pytest.fixture
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Runware's recovery polls and their waits never really sleep."""
+    """The execution policy's waits (retry backoff, recovery polls) never really sleep."""
 
     async def asleep(_: float) -> None:
         return None
 
-    monkeypatch.setattr(runware_module, "_sleep", lambda _: None)
-    monkeypatch.setattr(runware_module, "_asleep", asleep)
+    monkeypatch.setattr(_drive, "sleep", lambda _: None)
+    monkeypatch.setattr(_drive, "asleep", asleep)

@@ -1,7 +1,8 @@
 """Recovery after a lost Runware reply (getResponse): finished images are kept and never paid for twice,
 only tasks that surely did not run may be sent again, and polling stays inside its time budget.
 
-Time is fake here: the adapter's sleep and clock are replaced, so no test really waits."""
+The core schedules the polls (imageshim._policy); the adapter sorts each getResponse reply (``poll``).
+Time is fake here: the policy's clock and the drivers' sleeps are replaced, so no test really waits."""
 
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ import httpx
 import pytest
 
 import imageshim
-from imageshim import AdapterResult, ImageCall, ModelSpec, ProviderSettings, builtin_catalog
-from imageshim_adapters import _http
-from imageshim_adapters import runware as runware_module
+from imageshim import ImageCall, ModelSpec, ProviderSettings, _drive, _orchestrate, builtin_catalog
 from imageshim_adapters.runware import RunwareAdapter
 
 KEY = "rw-secret-key-abcdefghijkl"
@@ -50,9 +49,9 @@ class FakeTime:
 @pytest.fixture
 def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     fake = FakeTime()
-    monkeypatch.setattr(runware_module, "_monotonic", fake.monotonic)
-    monkeypatch.setattr(runware_module, "_sleep", fake.sleep)
-    monkeypatch.setattr(runware_module, "_asleep", fake.asleep)
+    monkeypatch.setattr(_orchestrate, "monotonic", fake.monotonic)
+    monkeypatch.setattr(_drive, "sleep", fake.sleep)
+    monkeypatch.setattr(_drive, "asleep", fake.asleep)
     return fake
 
 
@@ -117,7 +116,7 @@ def test_lost_reply_keeps_finished_tasks(recorder_factory: Any, clock: Any, fake
         resp = client.images.generate(model="dall-e-3", prompt="a fox", n=4)
     _check_three_of_four(resp, seen)
     assert sum(_kind(r) == "getResponse" for r in recorder.requests) == 1
-    assert fake_time.slept == []  # nothing was still processing: no wait
+    assert fake_time.slept == [0.0]  # no poll wait (nothing was processing); the re-send backs off 0 s
 
 
 @pytest.mark.anyio
@@ -150,14 +149,20 @@ def test_a_task_still_running_after_a_lost_reply_is_not_generated_twice(
     handler, seen = _lost_then(_processing)
     recorder = recorder_factory(handler)
     client = imageshim.OpenAI(config=DALLE3, http_client=recorder.client(), clock=clock)
-    with pytest.warns(imageshim.ImageShimWarning), pytest.raises(imageshim.APITimeoutError) as caught:
+    with pytest.warns(imageshim.ImageShimWarning), pytest.raises(imageshim.ResultUnknownError) as caught:
         client.images.generate(model="dall-e-3", prompt="a fox")
     assert len(seen["bodies"]) == 1  # one imageInference body: the running task is not sent again
-    assert "not paid twice" in str(caught.value)
-    assert [a.recovered for a in caught.value.attempts] == [False, True]
+    assert caught.value.task_ids == seen["first"]
+    assert "paid for twice" in str(caught.value)
+    attempts = caught.value.attempts
+    assert attempts[0].recovered is False
+    assert len(attempts) > 2  # polled until the budget ran out
+    assert all(a.recovered for a in attempts[1:])
+    assert fake_time.now - 1000.0 <= RunwareAdapter.recovery_reserve + 1e-9
+    assert all(s <= RunwareAdapter.recover_max_delay for s in fake_time.slept)
 
 
-# ----- the adapter, directly ----------------------------------------------------------------------------
+# ----- one poll: the adapter sorts each task ------------------------------------------------------------
 def _adapter(handler: Handler) -> tuple[RunwareAdapter, ModelSpec]:
     adapter = RunwareAdapter(
         ProviderSettings("runware", api_key=KEY),
@@ -169,178 +174,180 @@ def _adapter(handler: Handler) -> tuple[RunwareAdapter, ModelSpec]:
     return adapter, adapter.profile(spec)
 
 
-def _calls(count: int, timeout: float | None = None) -> list[ImageCall]:
+def _calls(count: int) -> list[ImageCall]:
     return [
-        ImageCall(
-            call_id=f"task-{i}", model="dall-e-3", prompt="a fox", width=1024, height=1024, timeout=timeout
-        )
+        ImageCall(call_id=f"task-{i}", model="dall-e-3", prompt="a fox", width=1024, height=1024, timeout=5)
         for i in range(count)
     ]
-
-
-def _polls(
-    replies: Callable[[int], dict[str, Any]], fake: FakeTime, request_takes: float = 0.0
-) -> tuple[Handler, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        assert _kind(request) == "getResponse"
-        seen.append(request)
-        fake.now += request_takes
-        return httpx.Response(200, json=replies(len(seen)))
-
-    return handler, seen
 
 
 def _processing(ids: list[str]) -> dict[str, Any]:
     return {"data": [_item(i, "processing") for i in ids]}
 
 
-def test_finished_tasks_come_back_and_resendable_ones_are_named(fake_time: FakeTime) -> None:
-    """The core re-sends only what did not run (AdapterResult.resend): the unknown task is listed there,
-    not reported as a failure."""
-    calls = _calls(4)
-    handler, _ = _polls(lambda _: _three_of_four([c.call_id for c in calls]), fake_time)
-    adapter, spec = _adapter(handler)
-    result = adapter.recover(calls, spec)
-    assert isinstance(result, AdapterResult)
-    assert len(result.images) == 3
-    assert result.failures == []
-    assert result.resend == [calls[3]]
-    assert result.cost_usd == pytest.approx(0.12)
-
-
-def test_processing_then_finished(fake_time: FakeTime) -> None:
-    calls = _calls(2)
+def test_a_poll_sorts_finished_resendable_and_pending_tasks() -> None:
+    calls = _calls(5)
     ids = [c.call_id for c in calls]
-    handler, seen = _polls(
-        lambda n: _processing(ids) if n == 1 else {"data": [_item(i) for i in ids]}, fake_time
-    )
-    adapter, spec = _adapter(handler)
-    result = adapter.recover(calls, spec)
-    assert result is not None
-    assert (len(result.images), result.failures) == (2, [])
-    assert len(seen) == 2
-    assert fake_time.slept == [RunwareAdapter.recover_delay]
-
-
-def test_a_task_still_processing_is_never_sent_again(fake_time: FakeTime) -> None:
-    calls = _calls(2)
-    handler, _ = _polls(
-        lambda _: {"data": [_item(calls[0].call_id), _item(calls[1].call_id, "processing")]}, fake_time
-    )
-    adapter, spec = _adapter(handler)
-    result = adapter.recover(calls, spec)
-    assert result is not None
-    assert len(result.images) == 1
-    assert result.resend == []
-    (failure,) = result.failures
-    assert isinstance(failure, imageshim.APITimeoutError)
-    assert not failure.retryable
-    assert "not paid twice" in failure.message
-
-
-def test_nested_error_item_is_a_failed_task_sent_again(fake_time: FakeTime) -> None:
-    calls = _calls(2)
-    failed = {
-        "taskUUID": calls[1].call_id,
-        "status": "error",
-        "error": {"code": "taskFailed", "message": "upstream failed"},
+    failed = {"taskUUID": ids[3], "status": "error", "error": {"code": "taskFailed", "message": "upstream"}}
+    reply = {
+        "data": [_item(ids[0]), _item(ids[1]), _item(ids[2], "processing"), failed],
+        "errors": [_not_found(ids[4])],
     }
-    handler, _ = _polls(lambda _: {"data": [_item(calls[0].call_id), failed]}, fake_time)
-    adapter, spec = _adapter(handler)
-    result = adapter.recover(calls, spec)
-    assert result is not None
+    adapter, spec = _adapter(lambda _: httpx.Response(200, json=reply))
+    result = adapter.poll(calls, spec)
+    assert len(result.images) == 2
+    assert result.cost_usd == pytest.approx(0.08)
+    assert result.pending == [calls[2]]  # still running: asked about again, never re-sent
+    assert result.resend == [calls[4]]  # Runware does not know it: it never ran, nothing billed
+    (failure,) = result.failures  # it ran and failed: reported as it is
+    assert failure.code == "taskFailed"
+
+
+def test_a_task_nobody_mentions_is_pending_not_resent() -> None:
+    calls = _calls(2)
+    adapter, spec = _adapter(lambda _: httpx.Response(200, json={"data": [_item(calls[0].call_id)]}))
+    result = adapter.poll(calls, spec)
+    assert (len(result.images), result.pending, result.resend) == (1, [calls[1]], [])
+
+
+def test_fewer_images_than_asked_is_reported_unknown() -> None:
+    call = _calls(1)[0].evolve(n=2)
+    adapter, spec = _adapter(lambda _: httpx.Response(200, json={"data": [_item(call.call_id)]}))
+    result = adapter.poll([call], spec)
     assert len(result.images) == 1
-    # Runware says the task failed (nothing billed): the core sends it again, as a retry.
-    assert (result.resend, result.failures) == ([calls[1]], [])
+    (failure,) = result.failures
+    assert isinstance(failure, imageshim.ResultUnknownError)
+    assert failure.task_ids == [call.call_id]
 
 
 @pytest.mark.parametrize(
-    "reply",
+    ("reply", "error"),
     [
-        httpx.Response(401, json={"errors": [{"code": "invalidApiKey", "message": "bad key"}]}),
-        httpx.Response(200, content=b"<html>proxy</html>"),
-        httpx.Response(200, json={"data": [], "errors": []}),
+        (
+            httpx.Response(401, json={"errors": [{"code": "invalidApiKey", "message": "bad key"}]}),
+            imageshim.AuthenticationError,
+        ),
+        (httpx.Response(200, content=b"<html>proxy</html>"), imageshim.APIError),
+        (httpx.Response(503, content=b"busy"), imageshim.InternalServerError),
     ],
 )
-def test_an_answer_that_is_not_about_the_tasks_recovers_nothing(
-    reply: httpx.Response, fake_time: FakeTime
+def test_an_answer_that_is_not_about_the_tasks_is_an_error(
+    reply: httpx.Response, error: type[imageshim.APIError]
 ) -> None:
     adapter, spec = _adapter(lambda _: reply)
-    assert adapter.recover(_calls(2), spec) is None
-    assert fake_time.slept == []
-
-
-def test_recovery_is_short_by_default(fake_time: FakeTime) -> None:
-    calls = _calls(2)
-    handler, seen = _polls(lambda _: _processing([c.call_id for c in calls]), fake_time, request_takes=0.3)
-    adapter, spec = _adapter(handler)
-    started = fake_time.now
-    result = adapter.recover(calls, spec)
-    # Nothing finished, but both tasks are known to be running: reported (they will be billed), never re-sent.
-    assert result is not None
-    assert (result.images, result.resend) == ([], [])
-    assert [type(f) for f in result.failures] == [imageshim.APITimeoutError] * 2
-    assert not any(f.retryable for f in result.failures)
-    assert fake_time.now - started <= RunwareAdapter.recover_budget
-    assert 1 < len(seen) <= RunwareAdapter.recover_polls
-    assert all(s <= RunwareAdapter.recover_max_delay for s in fake_time.slept)
-
-
-@pytest.mark.parametrize("timeout", [0.05, 1.0, 3.0])
-def test_recovery_respects_the_calls_timeout(
-    timeout: float, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls = _calls(1, timeout=timeout)
-    handler, _ = _polls(lambda _: _processing([calls[0].call_id]), fake_time, request_takes=0.02)
-    adapter, spec = _adapter(handler)
-    totals: list[float] = []
-    real_post = _http.post
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        totals.append(kwargs["total"])
-        assert kwargs["total"] <= timeout - (fake_time.now - started) + 1e-9
-        return real_post(*args, **kwargs)
-
-    monkeypatch.setattr(runware_module, "post", spy)
-    started = fake_time.now
-    result = adapter.recover(calls, spec)
-    assert result is not None
-    assert [type(f) for f in result.failures] == [imageshim.APITimeoutError]
-    assert fake_time.now - started <= timeout
-    assert totals
-    assert all(t <= min(timeout, RunwareAdapter.recover_timeout) for t in totals)
+    with pytest.raises(error):
+        adapter.poll(_calls(2), spec)
 
 
 @pytest.mark.anyio
-async def test_async_recovery_is_bounded_too(fake_time: FakeTime) -> None:
-    calls = _calls(2, timeout=2.0)
-    ids = [c.call_id for c in calls]
-    handler, seen = _polls(lambda _: {"data": [_item(ids[0]), _item(ids[1], "processing")]}, fake_time, 0.1)
-    adapter, spec = _adapter(handler)
-    started = fake_time.now
-    result = await adapter.arecover(calls, spec)
-    assert fake_time.now - started <= 2.0
-    assert result is not None
-    assert len(result.images) == 1
-    assert len(seen) > 1
-    assert isinstance(result.failures[0], imageshim.APITimeoutError)
-
-
-def test_images_from_an_earlier_poll_are_kept(fake_time: FakeTime) -> None:
-    # Poll 1: task 0 done, task 1 processing. Poll 2 speaks of task 1 only. Task 0 is paid for: kept.
+async def test_apoll_sorts_like_poll() -> None:
     calls = _calls(2)
-    ids = [c.call_id for c in calls]
-    handler, seen = _polls(
-        lambda n: (
-            {"data": [_item(ids[0]), _item(ids[1], "processing")]} if n == 1 else {"data": [_item(ids[1])]}
-        ),
-        fake_time,
-    )
-    adapter, spec = _adapter(handler)
-    result = adapter.recover(calls, spec)
-    assert result is not None
-    assert [i.url for i in result.images] == [f"https://im.runware.ai/image/{i}.jpg" for i in ids]
-    assert (result.failures, result.resend) == ([], [])
-    assert len(seen) == 2
+    reply = {"data": [_item(calls[0].call_id), _item(calls[1].call_id, "processing")]}
+    adapter, spec = _adapter(lambda _: httpx.Response(200, json=reply))
+    result = await adapter.apoll(calls, spec)
+    assert (len(result.images), result.pending) == (1, [calls[1]])
+
+
+# ----- the schedule, through the client --------------------------------------------------------------------
+def _lost_then_polls(
+    polls: Callable[[int, list[str]], httpx.Response | Exception], fake: FakeTime, takes: float = 0.0
+) -> tuple[Handler, dict[str, list[Any]]]:
+    """The first imageInference reply is lost; getResponse number k answers ``polls(k, first_ids)``."""
+    seen: dict[str, list[Any]] = {"bodies": [], "first": [], "polls": []}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        tasks = json.loads(request.content)
+        fake.now += takes
+        if _kind(request) == "getResponse":
+            seen["polls"].append([t["taskUUID"] for t in tasks])
+            answer = polls(len(seen["polls"]), seen["first"])
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        seen["bodies"].append(tasks)
+        if len(seen["bodies"]) == 1:
+            seen["first"] = [t["taskUUID"] for t in tasks]
+            raise httpx.ReadTimeout("the reply was lost", request=request)
+        return httpx.Response(200, json={"data": [_item(t["taskUUID"]) for t in tasks]})
+
+    return handler, seen
+
+
+def _client(recorder: Any, clock: Any, **retry: Any) -> imageshim.OpenAI:
+    config = {**DALLE3, "retry": {**DALLE3["retry"], **retry}}
+    return imageshim.OpenAI(config=config, http_client=recorder.client(), clock=clock)
+
+
+@pytest.mark.parametrize(
+    "transient",
+    [
+        lambda: httpx.Response(503, json={"errors": [{"code": "serviceUnavailable", "message": "busy"}]}),
+        lambda: httpx.Response(429, headers={"retry-after": "1"}, json={"errors": [{"code": "rateLimited"}]}),
+        lambda: httpx.Response(504, content=b"<html>gateway timeout</html>"),
+        lambda: httpx.ConnectError("connection reset"),
+        lambda: httpx.ReadTimeout("poll timed out"),
+    ],
+    ids=["503", "429", "proxy 504 page", "reset", "poll timeout"],
+)
+@pytest.mark.parametrize("max_retries", [0, 2])
+def test_a_failed_poll_is_polled_again_and_nothing_is_generated_twice(
+    transient: Callable[[], Any], max_retries: int, recorder_factory: Any, clock: Any, fake_time: FakeTime
+) -> None:
+    def polls(k: int, ids: list[str]) -> httpx.Response | Exception:
+        return transient() if k == 1 else httpx.Response(200, json={"data": [_item(i) for i in ids]})
+
+    handler, seen = _lost_then_polls(polls, fake_time)
+    client = _client(recorder_factory(handler), clock, max_retries=max_retries)
+    with pytest.warns(imageshim.ImageShimWarning):
+        resp = client.images.generate(model="dall-e-3", prompt="a fox")
+    assert len(seen["bodies"]) == 1  # generated once
+    assert len(seen["polls"]) == 2  # the failed poll was asked again
+    assert resp.data[0].url == f"https://im.runware.ai/image/{seen['first'][0]}.jpg"
+
+
+def test_only_pending_tasks_are_polled_again(recorder_factory: Any, clock: Any, fake_time: FakeTime) -> None:
+    def polls(k: int, ids: list[str]) -> httpx.Response:
+        if k == 1:
+            return httpx.Response(200, json={"data": [_item(ids[0]), _item(ids[1], "processing")]})
+        return httpx.Response(200, json={"data": [_item(ids[1])]})
+
+    handler, seen = _lost_then_polls(polls, fake_time)
+    client = _client(recorder_factory(handler), clock)
+    with pytest.warns(imageshim.ImageShimWarning):
+        resp = client.images.generate(model="dall-e-3", prompt="a fox", n=2)
+    assert seen["polls"] == [seen["first"], seen["first"][1:]]
+    assert [d.url for d in resp.data] == [f"https://im.runware.ai/image/{i}.jpg" for i in seen["first"]]
+    assert fake_time.slept == [RunwareAdapter.recover_delay]
+
+
+def test_a_refused_poll_ends_recovery_as_unknown(
+    recorder_factory: Any, clock: Any, fake_time: FakeTime
+) -> None:
+    def polls(k: int, ids: list[str]) -> httpx.Response:
+        return httpx.Response(401, json={"errors": [{"code": "invalidApiKey", "message": "bad key"}]})
+
+    handler, seen = _lost_then_polls(polls, fake_time)
+    client = _client(recorder_factory(handler), clock)
+    with pytest.warns(imageshim.ImageShimWarning), pytest.raises(imageshim.ResultUnknownError) as caught:
+        client.images.generate(model="dall-e-3", prompt="a fox")
+    assert len(seen["polls"]) == 1  # asking again cannot help
+    assert len(seen["bodies"]) == 1
+    assert caught.value.task_ids == seen["first"]
+    assert "AuthenticationError" in caught.value.message
+
+
+@pytest.mark.parametrize("deadline", [2.0, 5.0, 30.0])
+def test_recovery_stays_inside_its_budget_and_the_deadline(
+    deadline: float, recorder_factory: Any, clock: Any, fake_time: FakeTime
+) -> None:
+    def polls(k: int, ids: list[str]) -> httpx.Response:
+        return httpx.Response(200, json=_processing(ids))
+
+    handler, seen = _lost_then_polls(polls, fake_time, takes=0.3)
+    client = _client(recorder_factory(handler), clock, deadline=deadline)
+    started = fake_time.now
+    with pytest.warns(imageshim.ImageShimWarning), pytest.raises(imageshim.ResultUnknownError):
+        client.images.generate(model="dall-e-3", prompt="a fox")
+    assert len(seen["bodies"]) == 1
+    assert fake_time.now - started <= deadline + 0.3  # one request's time past the last check at most
+    assert 1 <= len(seen["polls"]) <= RunwareAdapter.recover_polls

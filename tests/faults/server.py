@@ -51,6 +51,8 @@ class Conn:
 class FaultServer:
     provider: str  # "openai" | "runware"
     script: list[Action] = field(default_factory=list)
+    #: actions for the next getResponse polls (Runware), as ``script`` is for generate requests
+    poll_script: list[Action] = field(default_factory=list)
     requests: list[tuple[str, Any]] = field(default_factory=list)
     finished: dict[str, dict[str, Any]] = field(default_factory=dict)  # runware taskUUID -> result item
 
@@ -120,7 +122,8 @@ class FaultServer:
             kind = self._kind(conn)
             with self._lock:
                 self.requests.append((kind, conn.json()))
-                action = self.script.pop(0) if self.script and kind == "generate" else None
+                queue = self.script if kind == "generate" else self.poll_script
+                action = queue.pop(0) if queue else None
             (action or ok)(conn)
         except OSError:
             pass
@@ -216,7 +219,7 @@ def raw(status_code: int, body: bytes) -> Action:
 
 
 def huge(conn: Conn) -> None:
-    conn.send(200, success_body(conn, base64.b64encode(b"\0" * (24 << 20)).decode()))
+    conn.send(200, success_body(conn, base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * (24 << 20)).decode()))
 
 
 def trickle(seconds: float) -> Action:
@@ -232,3 +235,21 @@ def trickle(seconds: float) -> Action:
             conn.sock.sendall(body[i : i + step])
 
     return act
+
+
+def bad_image(conn: Conn) -> None:
+    """A 200 whose image is not an image: base64 of an HTML page."""
+    page = base64.b64encode(b"<html><script>alert(1)</script></html>").decode()
+    if conn.server.provider == "openai":
+        conn.send(200, success_body(conn, page))
+        return
+    items = [
+        {
+            "taskType": "imageInference",
+            "taskUUID": t["taskUUID"],
+            "imageBase64Data": page,
+            "status": "success",
+        }
+        for t in conn.json()
+    ]
+    conn.send(200, json.dumps({"data": items}).encode())

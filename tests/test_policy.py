@@ -1,25 +1,56 @@
-"""Execution decisions with a scripted adapter: recovery after a lost reply, whatever retries are left;
-a provider's "no such model" becomes ModelRetiredError only for a model past shutdown; fallbacks."""
+"""The execution policy (imageshim._policy) with a scripted adapter, through both clients: recovery after a
+lost reply whatever retries are left, results of unknown fate never re-sent, bad image bytes refused,
+deadlines, fallbacks, and a provider's "no such model" as ModelRetiredError only past shutdown.
+
+Time is fake: the policy's clock moves only when a driver sleeps or a scripted step says it took time."""
 
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import pytest
 
 import imageshim
-from imageshim import AdapterRegistry, AdapterResult, GeneratedImage, ImageAdapter, ImageCall, ModelSpec
+from imageshim import (
+    AdapterRegistry,
+    AdapterResult,
+    GeneratedImage,
+    ImageAdapter,
+    ImageCall,
+    ModelSpec,
+    _drive,
+    _orchestrate,
+)
+
+PNG = "iVBORw0KGgo="  # the PNG signature: what the policy's check of image bytes looks at
 
 Step = Callable[[Sequence[ImageCall]], AdapterResult]
 
 
+class FakeTime:
+    now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+CLOCK = FakeTime()
+
+
 class Scripted(ImageAdapter):
-    """Answers each generate with the next step of ``script``; ``recover`` answers from ``recovered``."""
+    """Answers each generate with the next step of ``script``; ``poll`` answers from ``recovered`` (None:
+    no word of the calls yet)."""
 
     name: ClassVar[str] = "scripted"
+    recovery_reserve: ClassVar[float] = 8.0
     script: ClassVar[list[Step]] = []
     recovered: ClassVar[AdapterResult | None] = None
     log: ClassVar[list[str]] = []
@@ -31,16 +62,16 @@ class Scripted(ImageAdapter):
     async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
         return self.generate(calls, spec)
 
-    def recover(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult | None:
+    def poll(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
         self.log.append(f"recover timeout={calls[0].timeout is not None}")
-        return self.recovered
+        return self.recovered or AdapterResult(images=[], pending=list(calls))
 
-    async def arecover(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult | None:
-        return self.recover(calls, spec)
+    async def apoll(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+        return self.poll(calls, spec)
 
 
 def _ok(calls: Sequence[ImageCall]) -> AdapterResult:
-    return AdapterResult(images=[GeneratedImage(b64_json="aW1n") for _ in range(calls[0].n)])
+    return AdapterResult(images=[GeneratedImage(b64_json=PNG) for _ in range(calls[0].n)])
 
 
 def _raise(error: imageshim.APIError) -> Step:
@@ -48,6 +79,14 @@ def _raise(error: imageshim.APIError) -> Step:
         raise error
 
     return step
+
+
+@pytest.fixture(autouse=True)
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    monkeypatch.setattr(_orchestrate, "monotonic", CLOCK.monotonic)
+    monkeypatch.setattr(_drive, "sleep", CLOCK.sleep)
+    monkeypatch.setattr(_drive, "asleep", CLOCK.asleep)
+    return CLOCK
 
 
 @pytest.fixture
@@ -66,13 +105,13 @@ def _client(config: dict[str, Any], clock: Any, *, asynchronous: bool = False) -
 
 def test_a_lost_reply_is_recovered_even_with_no_retry_left(scripted: type[Scripted], clock: Any) -> None:
     scripted.script = [_raise(imageshim.APITimeoutError("scripted: timed out", provider="scripted"))]
-    scripted.recovered = AdapterResult(images=[GeneratedImage(b64_json="cmVjb3ZlcmVk")])
+    scripted.recovered = AdapterResult(images=[GeneratedImage(b64_json="iVBORw0KGgoAAAAN")])
     client = _client(
         {"routes": {"*": ["scripted:gpt-image-2"]}, "providers": {"scripted": {"max_retries": 0}}}, clock
     )
     resp = client.images.generate(model="gpt-image-2", prompt="a fox")
-    assert resp.data[0].b64_json == "cmVjb3ZlcmVk"
-    assert scripted.log == ["generate gpt-image-2 timeout=False", "recover timeout=False"]
+    assert resp.data[0].b64_json == "iVBORw0KGgoAAAAN"
+    assert scripted.log == ["generate gpt-image-2 timeout=False", "recover timeout=True"]
     assert [(a.outcome, a.recovered) for a in resp.imageshim.attempts] == [
         ("APITimeoutError", False),
         ("ok", True),
@@ -81,7 +120,7 @@ def test_a_lost_reply_is_recovered_even_with_no_retry_left(scripted: type[Script
 
 def test_recovery_is_bounded_by_the_deadline(scripted: type[Scripted], clock: Any) -> None:
     scripted.script = [_raise(imageshim.APIConnectionError("scripted: reset", provider="scripted"))]
-    scripted.recovered = AdapterResult(images=[GeneratedImage(b64_json="aW1n")])
+    scripted.recovered = AdapterResult(images=[GeneratedImage(b64_json=PNG)])
     client = _client({"routes": {"*": ["scripted:gpt-image-2"]}, "retry": {"deadline": 30}}, clock)
     client.images.generate(model="gpt-image-2", prompt="a fox")
     assert scripted.log[-1] == "recover timeout=True"  # the calls it polls for carry what is left
@@ -89,9 +128,9 @@ def test_recovery_is_bounded_by_the_deadline(scripted: type[Scripted], clock: An
 
 def test_an_unreadable_reply_is_recovered_too(scripted: type[Scripted], clock: Any) -> None:
     scripted.script = [_raise(imageshim.APIError("scripted: HTTP 200 reply is malformed", status_code=200))]
-    scripted.recovered = AdapterResult(images=[GeneratedImage(b64_json="aW1n")])
+    scripted.recovered = AdapterResult(images=[GeneratedImage(b64_json=PNG)])
     client = _client({"routes": {"*": ["scripted:gpt-image-2"]}}, clock)
-    assert client.images.generate(model="gpt-image-2", prompt="a fox").data[0].b64_json == "aW1n"
+    assert client.images.generate(model="gpt-image-2", prompt="a fox").data[0].b64_json == PNG
 
 
 def test_a_provider_refusal_is_not_recovered(scripted: type[Scripted], clock: Any) -> None:
@@ -154,14 +193,14 @@ def test_unavailable_live_model_with_no_fallback_raises_not_found(
 @pytest.mark.anyio
 async def test_async_recovers_and_explains_retirement(scripted: type[Scripted], clock: Any) -> None:
     scripted.script = [_raise(imageshim.APITimeoutError("scripted: timed out", provider="scripted"))]
-    scripted.recovered = AdapterResult(images=[GeneratedImage(b64_json="aW1n")])
+    scripted.recovered = AdapterResult(images=[GeneratedImage(b64_json=PNG)])
     client = _client(
         {"routes": {"*": ["scripted:gpt-image-2"]}, "providers": {"scripted": {"max_retries": 0}}},
         clock,
         asynchronous=True,
     )
     resp = await client.images.generate(model="gpt-image-2", prompt="a fox")
-    assert resp.data[0].b64_json == "aW1n"
+    assert resp.data[0].b64_json == PNG
 
     scripted.script = [_raise(_unavailable())]
     retired = _client(
@@ -197,14 +236,15 @@ def test_the_first_target_must_take_the_request(scripted: type[Scripted], clock:
 
 def _timed_out_after(seconds: float) -> Step:
     def step(calls: Sequence[ImageCall]) -> AdapterResult:
-        time.sleep(seconds)
-        raise imageshim.APITimeoutError("scripted: timed out", provider="scripted")
+        CLOCK.now += seconds
+        raise imageshim.APITimeoutError("scripted: timed out", provider="scripted", reply_lost=False)
 
     return step
 
 
 def test_nothing_is_sent_once_the_deadline_has_passed(scripted: type[Scripted], clock: Any) -> None:
     scripted.script = [_timed_out_after(0.08)]
+    started = CLOCK.now
     client = _client(
         {
             "routes": {"*": ["scripted:gpt-image-2", "backup:gpt-image-2"]},
@@ -214,6 +254,7 @@ def test_nothing_is_sent_once_the_deadline_has_passed(scripted: type[Scripted], 
     )
     with pytest.raises(imageshim.APITimeoutError, match="nothing was sent"):
         client.images.generate(model="gpt-image-2", prompt="a fox")
+    assert CLOCK.now - started < 0.1
     assert [entry for entry in scripted.log if entry.startswith("generate")] == [
         "generate gpt-image-2 timeout=True"
     ]  # the backup target was never sent anything
@@ -269,16 +310,16 @@ def test_a_proxy_timeout_page_is_recovered(scripted: type[Scripted], clock: Any)
     scripted.script = [
         _raise(imageshim.InternalServerError("scripted: HTTP 524 page", status_code=524, reply_lost=True))
     ]
-    scripted.recovered = AdapterResult(images=[GeneratedImage(b64_json="aW1n")])
+    scripted.recovered = AdapterResult(images=[GeneratedImage(b64_json=PNG)])
     client = _client({"routes": {"*": ["scripted:gpt-image-2"]}}, clock)
-    assert client.images.generate(model="gpt-image-2", prompt="a fox").data[0].b64_json == "aW1n"
+    assert client.images.generate(model="gpt-image-2", prompt="a fox").data[0].b64_json == PNG
     assert scripted.log[-1].startswith("recover")
 
 
 @pytest.mark.parametrize(("hint", "backoff"), [(0.0, True), (None, True), (2.5, False)])
 def test_retry_after_zero_uses_the_backoff_schedule(hint: float | None, backoff: bool) -> None:
     from imageshim._config import RetryPolicy
-    from imageshim._execute import _delay
+    from imageshim._policy import _delay
 
     error = imageshim.RateLimitError("slow down", retry_after=hint)
     delay = _delay(RetryPolicy(initial_backoff=0.5), 0, error)
@@ -294,8 +335,168 @@ def test_a_fallback_the_provider_does_not_serve_is_left_out(
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-both-keys-0000000000")
     monkeypatch.setenv("RUNWARE_API_KEY", "rw-test-both-keys-00000000")
-    recorder = recorder_factory(httpx.Response(200, json={"created": 1, "data": [{"b64_json": "aW1n"}]}))
+    recorder = recorder_factory(httpx.Response(200, json={"created": 1, "data": [{"b64_json": PNG}]}))
     client = imageshim.OpenAI(http_client=recorder.client(), clock=clock)
     with pytest.warns(imageshim.ModelDeprecationWarning, match="2026-12-01"):
         resp = client.images.generate(model="chatgpt-image-latest", prompt="a fox", size="1024x1024")
     assert resp.imageshim.route == "openai:chatgpt-image-latest"
+
+
+# ----- money rules, sync and async alike ------------------------------------------------------------------
+def _generate(client: Any, asynchronous: bool, **kwargs: Any) -> Any:
+    if asynchronous:
+        import asyncio
+
+        return asyncio.run(client.images.generate(**kwargs))
+    return client.images.generate(**kwargs)
+
+
+class CannotRecover(Scripted):
+    name: ClassVar[str] = "blind"
+    recovery_reserve: ClassVar[float] = 0.0
+
+
+def _blind_client(config: dict[str, Any], clock: Any, asynchronous: bool) -> Any:
+    registry = AdapterRegistry(entry_points=False)
+    registry.register("blind", CannotRecover)
+    registry.register("backup", type("Backup", (Scripted,), {"name": "backup"}))
+    cls = imageshim.AsyncOpenAI if asynchronous else imageshim.OpenAI
+    return cls(config={"retry": {"initial_backoff": 0.001}, **config}, registry=registry, clock=clock)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_lost_reply_that_cannot_be_looked_up_is_reported_never_resent(
+    scripted: type[Scripted], clock: Any, asynchronous: bool
+) -> None:
+    scripted.script = [_raise(imageshim.APITimeoutError("blind: read timed out", provider="blind"))]
+    client = _blind_client(
+        {"routes": {"*": ["blind:gpt-image-2", "backup:gpt-image-2"]}}, clock, asynchronous
+    )
+    with pytest.raises(imageshim.ResultUnknownError) as caught:
+        _generate(client, asynchronous, model="gpt-image-2", prompt="a fox")
+    assert scripted.log == ["generate gpt-image-2 timeout=False"]  # once, and never to the backup either
+    (task_id,) = caught.value.task_ids
+    assert task_id in caught.value.message
+    assert not caught.value.retryable
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_request_that_never_left_is_retried_with_fresh_ids(
+    scripted: type[Scripted], clock: Any, asynchronous: bool
+) -> None:
+    ids: list[str] = []
+
+    def refused(calls: Sequence[ImageCall]) -> AdapterResult:
+        ids.append(calls[0].call_id)
+        raise imageshim.APIConnectionError("connect refused", provider="blind", reply_lost=False)
+
+    def ok(calls: Sequence[ImageCall]) -> AdapterResult:
+        ids.append(calls[0].call_id)
+        return _ok(calls)
+
+    scripted.script = [refused, ok]
+    client = _blind_client({"routes": {"*": ["blind:gpt-image-2"]}}, clock, asynchronous)
+    resp = _generate(client, asynchronous, model="gpt-image-2", prompt="a fox")
+    assert len(resp.data) == 1
+    assert len(set(ids)) == 2
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_tasks_still_unknown_when_the_budget_is_spent_are_named(
+    scripted: type[Scripted], clock: Any, asynchronous: bool, fake_time: FakeTime
+) -> None:
+    scripted.script = [_raise(imageshim.APITimeoutError("scripted: read timed out", provider="scripted"))]
+    scripted.recovered = None  # never any word of the task
+    client = _client({"routes": {"*": ["scripted:gpt-image-2"]}}, clock, asynchronous=asynchronous)
+    started = fake_time.now
+    with pytest.raises(imageshim.ResultUnknownError) as caught:
+        _generate(client, asynchronous, model="gpt-image-2", prompt="a fox")
+    assert [e for e in scripted.log if e.startswith("generate")] == ["generate gpt-image-2 timeout=False"]
+    assert len([e for e in scripted.log if e.startswith("recover")]) > 1
+    assert fake_time.now - started <= Scripted.recovery_reserve
+    assert caught.value.task_ids
+    assert caught.value.task_ids[0] in caught.value.message
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        GeneratedImage(b64_json="PGh0bWw+"),
+        GeneratedImage(b64_json="not base64 at all!"),
+        GeneratedImage(url="data:image/png;base64,PGh0bWw+"),
+        GeneratedImage(url="javascript:alert(1)"),
+    ],
+    ids=["html bytes", "not base64", "html data uri", "script url"],
+)
+def test_bytes_that_are_not_an_image_are_a_502_never_passed_on(
+    scripted: type[Scripted], clock: Any, asynchronous: bool, image: GeneratedImage
+) -> None:
+    scripted.script = [lambda calls: AdapterResult(images=[image])]
+    client = _client(
+        {"routes": {"*": ["scripted:gpt-image-2", "backup:gpt-image-2"]}}, clock, asynchronous=asynchronous
+    )
+    with pytest.raises(imageshim.InternalServerError) as caught:
+        _generate(client, asynchronous, model="gpt-image-2", prompt="a fox")
+    assert (caught.value.status_code, caught.value.code) == (502, "invalid_image_data")
+    assert not caught.value.reply_lost  # nothing to recover: it answered, wrongly
+    assert len(scripted.log) == 1  # not retried, no fallback: it was billed
+
+
+def test_one_bad_image_among_good_ones_is_a_partial_result(scripted: type[Scripted], clock: Any) -> None:
+    scripted.script = [
+        lambda calls: AdapterResult(
+            images=[GeneratedImage(b64_json=PNG), GeneratedImage(b64_json="PGh0bWw+")]
+        )
+    ]
+    client = _client({"routes": {"*": ["scripted:gpt-image-2"]}}, clock)
+    with pytest.warns(imageshim.OptionMappedWarning, match="1 of 2 images arrived"):
+        resp = client.images.generate(model="gpt-image-2", prompt="a fox", n=2)
+    assert [d.b64_json for d in resp.data] == [PNG]
+    assert resp.imageshim.failures[0]["code"] == "invalid_image_data"
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_batches_run_concurrently_up_to_the_same_limit_on_both(clock: Any, asynchronous: bool) -> None:
+    import threading
+
+    state = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+    gate = threading.Barrier(2, timeout=5)
+
+    class Wide(Scripted):
+        name: ClassVar[str] = "wide"
+        concurrent_requests: ClassVar[int] = 2
+
+        def generate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+            with lock:
+                state["now"] += 1
+                state["peak"] = max(state["peak"], state["now"])
+            gate.wait()  # two at once, or this times out
+            with lock:
+                state["now"] -= 1
+            return _ok(calls)
+
+        async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+            import asyncio
+
+            with lock:
+                state["now"] += 1
+                state["peak"] = max(state["peak"], state["now"])
+            await asyncio.sleep(0.01)
+            with lock:
+                state["now"] -= 1
+            return _ok(calls)
+
+    registry = AdapterRegistry(entry_points=False)
+    registry.register("wide", Wide)
+    cls = imageshim.AsyncOpenAI if asynchronous else imageshim.OpenAI
+    client = cls(
+        config={"routes": {"*": ["wide:dall-e-3"]}, "lifecycle": {"on_retired": "allow"}},
+        registry=registry,
+        clock=clock,
+    )
+    with pytest.warns(imageshim.ImageShimWarning):
+        resp = _generate(client, asynchronous, model="dall-e-3", prompt="a fox", n=4)
+    assert len(resp.data) == 4
+    assert state["peak"] == 2  # the adapter's limit, not 1 and not 4
