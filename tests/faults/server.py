@@ -55,6 +55,8 @@ class FaultServer:
     poll_script: list[Action] = field(default_factory=list)
     requests: list[tuple[str, Any]] = field(default_factory=list)
     finished: dict[str, dict[str, Any]] = field(default_factory=dict)  # runware taskUUID -> result item
+    #: images the fake generated (and a real provider would bill), whether or not the reply got through
+    billed: int = 0
 
     def __post_init__(self) -> None:
         self._sock = socket.socket()
@@ -143,6 +145,7 @@ def success_body(conn: Conn, b64: str = PNG) -> bytes:
     server, payload = conn.server, conn.json()
     if server.provider == "openai":
         data = [{"b64_json": b64} for _ in range(payload.get("n", 1))]
+        server.billed += len(data)
         return json.dumps({"created": int(time.time()), "data": data, "size": payload.get("size")}).encode()
     if payload[0].get("taskType") == "getResponse":
         items = [server.finished[t["taskUUID"]] for t in payload if t["taskUUID"] in server.finished]
@@ -166,6 +169,7 @@ def success_body(conn: Conn, b64: str = PNG) -> bytes:
         }
         server.finished[task["taskUUID"]] = item
         items.append(item)
+        server.billed += 1
     return json.dumps({"data": items}).encode()
 
 
