@@ -92,7 +92,7 @@ def test_provider_429_raises_the_sdk_rate_limit_error(sdk: openai.OpenAI, images
 
 def test_other_endpoints_get_a_clear_404(sdk: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as info:
-        sdk.models.list()
+        sdk.embeddings.create(model="text-embedding-3-small", input="x")
     assert "imageshim serves POST /v1/images/generations" in str(info.value)
 
 

@@ -185,23 +185,16 @@ def _write(resp: Any, out: str | None, prompt: str) -> list[Path]:
 def _models(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
     from ._catalog import builtin_catalog
     from ._config import load_config
+    from ._models_api import model_of
 
     day = date.fromisoformat(args.on) if args.on else clock()
     config = load_config(args.config)
     rows: list[dict[str, Any]] = []
     for spec in builtin_catalog().with_overrides(config.models, config.source):
-        left = spec.days_left(day)
-        rows.append(
-            {
-                "id": spec.id,
-                "name": spec.name,
-                "status": spec.status_on(day),
-                "shutdown_on": spec.shutdown_on.isoformat() if spec.shutdown_on else None,
-                "days_left": left,
-                "successor": spec.successor,
-                "source": spec.lifecycle_source,
-            }
+        fields = model_of(spec, day).model_dump(
+            include={"status", "shutdown_on", "days_left", "successor", "source"}
         )
+        rows.append({"id": spec.id, "name": spec.name, **fields})
     if args.json:
         print(json.dumps(rows, indent=2), file=out)
         return 0

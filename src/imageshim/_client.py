@@ -23,6 +23,7 @@ from ._types import NOT_GIVEN, NotGiven
 from ._warnings import emit
 
 if TYPE_CHECKING:
+    from ._models_api import Model, ModelList
     from ._response import ImagesResponse
 
 __all__ = ["AsyncOpenAI", "OpenAI"]
@@ -151,6 +152,37 @@ def locals_without_self(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k != "self"}
 
 
+class Models:
+    """``client.models``: the catalog, each model with its lifecycle on the client's clock."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def list(self) -> ModelList:
+        from ._models_api import list_models
+
+        return list_models(self._engine)
+
+    def retrieve(self, model: str) -> Model:
+        """The model, or :class:`~imageshim.NotFoundError` (code ``model_not_found``) for an unknown id."""
+        from ._models_api import retrieve_model
+
+        return retrieve_model(self._engine, model)
+
+
+class AsyncModels:
+    """Async twin of :class:`Models` (nothing to wait for: the catalog is local)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._models = Models(engine)
+
+    async def list(self) -> ModelList:
+        return self._models.list()
+
+    async def retrieve(self, model: str) -> Model:
+        return self._models.retrieve(model)
+
+
 class _BaseClient:
     def __init__(
         self,
@@ -212,6 +244,7 @@ class OpenAI(_BaseClient):
             config, clock=clock, registry=registry, openai_options=options, http_client=http_client
         )
         self.images = Images(self._engine)
+        self.models = Models(self._engine)
 
     def close(self) -> None:
         self._engine.close()
@@ -252,6 +285,7 @@ class AsyncOpenAI(_BaseClient):
             config, clock=clock, registry=registry, openai_options=options, async_http_client=http_client
         )
         self.images = AsyncImages(self._engine)
+        self.models = AsyncModels(self._engine)
 
     async def close(self) -> None:
         await self._engine.aclose()

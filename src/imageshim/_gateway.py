@@ -2,8 +2,8 @@
 
 ``OPENAI_BASE_URL=http://127.0.0.1:8000/v1`` and nothing else changes, for any language's OpenAI SDK.
 Routes (exactly these paths; anything else is a 404 JSON error naming them and the base URL to use):
-``POST /v1/images/generations`` (the shared wire handler), ``GET /v1/models`` (the catalog with lifecycle
-fields), ``GET /v1/imageshim/images/{name}`` (hosted images for ``response_format="url"``, expiring like
+``POST /v1/images/generations`` (the shared wire handler), ``GET /v1/models`` and ``GET /v1/models/{id}``
+(the catalog with lifecycle fields, also from the shared handler), ``GET /v1/imageshim/images/{name}`` (hosted images for ``response_format="url"``, expiring like
 OpenAI's 60-minute URLs). Clients authenticate with a bearer key from ``IMAGESHIM_GATEWAY_KEYS``; their
 key is never forwarded: providers get the gateway's own configured keys. The accepted keys are registered
 with :func:`register_secret`, so a client's key is redacted from every reply and log line (a client that
@@ -24,7 +24,6 @@ import contextlib
 import dataclasses
 import hmac
 import ipaddress
-import json
 import os
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -38,7 +37,7 @@ from ._errors import ConfigurationError, redact, register_secret
 from ._hosted import HostedImages
 from ._media import sniff
 from ._warnings import logger
-from ._wire import MAX_BODY_BYTES, WireHandler, WireResponse, error_response, request_id
+from ._wire import MAX_BODY_BYTES, WireHandler, WireResponse, error_response
 
 __all__ = ["create_app", "gateway_keys", "normalise_public_url", "serve"]
 
@@ -77,26 +76,6 @@ def _origin(scheme: str, host: str, port: Any) -> str:
     return f"{scheme}://{host}" if port == default else f"{scheme}://{host}:{port}"
 
 
-def _models(engine: Engine) -> WireResponse:
-    day = engine.clock()
-    data = [
-        {
-            "id": spec.id,
-            "object": "model",
-            "created": 0,
-            "owned_by": "imageshim",
-            "status": spec.status_on(day),
-            "shutdown_on": spec.shutdown_on.isoformat() if spec.shutdown_on else None,
-            "days_left": spec.days_left(day),
-            "successor": spec.successor,
-            "source": spec.lifecycle_source,
-        }
-        for spec in engine.catalog
-    ]
-    headers = {"content-type": "application/json", "x-request-id": request_id()}
-    return WireResponse(200, headers, json.dumps({"object": "list", "data": data}).encode())
-
-
 def _hosting_config(config: ConfigSource | Config) -> Config:
     """The config with ``[mapping] url = "data-uri"``: the gateway turns data URIs into hosted URLs."""
     loaded = load_config(config)
@@ -131,9 +110,7 @@ def create_app(
     from starlette.routing import Route
 
     engine = Engine(_hosting_config(config), clock=clock)
-    handler = WireHandler(
-        engine, max_body_bytes=max_body_bytes, extra_routes={("GET", "/models"): lambda: _models(engine)}
-    )
+    handler = WireHandler(engine, max_body_bytes=max_body_bytes)
     store = hosted or HostedImages()
     configured = gateway_keys() if keys is None else keys
     for key in configured:
@@ -255,6 +232,7 @@ def create_app(
         Route("/v1/imageshim/images/{name}", guarded(image), methods=["GET"]),
         Route("/v1/images/generations", guarded(api), methods=["POST"]),
         Route("/v1/models", guarded(api), methods=["GET"]),
+        Route("/v1/models/{model:path}", guarded(api), methods=["GET"]),
         Route("/{path:path}", guarded(fallback), methods=methods),
     ]
 

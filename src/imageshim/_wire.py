@@ -44,6 +44,7 @@ __all__ = ["API_PREFIX", "GENERATIONS", "MAX_BODY_BYTES", "WireHandler", "WireRe
 
 API_PREFIX = "/v1"
 GENERATIONS = "/images/generations"
+MODELS = "/models"
 MAX_BODY_BYTES = 1 << 20
 # What the SDK sends. ``extra_body`` is not among them: the SDK merges its extra_body into the top level
 # before sending, so a literal "extra_body" field on the wire is refused like any unknown parameter.
@@ -169,6 +170,8 @@ class WireHandler:
         if relative is not None:
             if (method, relative) == ("POST", GENERATIONS):
                 return None
+            if method == "GET" and (relative == MODELS or relative.startswith(f"{MODELS}/")):
+                return self._models(relative[len(MODELS) + 1 :])
             make = self.extra_routes.get((method, relative))
             if make is not None:
                 return make()
@@ -176,7 +179,12 @@ class WireHandler:
 
     def not_served(self, method: str, path: str, base_url: str | None = None) -> WireResponse:
         """The 404 for anything but the routes served: what is served, and the base URL to use."""
-        served = [f"POST {API_PREFIX}{GENERATIONS}", *(f"{m} {API_PREFIX}{p}" for m, p in self.extra_routes)]
+        served = [
+            f"POST {API_PREFIX}{GENERATIONS}",
+            f"GET {API_PREFIX}{MODELS}",
+            f"GET {API_PREFIX}{MODELS}/{{model}}",
+            *(f"{m} {API_PREFIX}{p}" for m, p in self.extra_routes),
+        ]
         if base_url is not None:
             hint = f"Use the base URL {base_url}{API_PREFIX} (OPENAI_BASE_URL or base_url=; it ends in /v1)."
         else:
@@ -189,6 +197,19 @@ class WireHandler:
             f"imageshim serves {' and '.join(served)}; {method} {path} is not served here. {hint}",
             code="unknown_url",
         )
+
+    def _models(self, model: str) -> WireResponse:
+        """``GET /models`` (``model`` empty) or ``GET /models/{model}``: the catalog with lifecycle fields."""
+        from urllib.parse import unquote
+
+        from ._models_api import list_models, retrieve_model
+
+        try:
+            found: Any = retrieve_model(self.engine, unquote(model)) if model else list_models(self.engine)
+        except ImageShimError as exc:
+            return _from_error(exc)
+        headers = {"content-type": "application/json", "x-request-id": request_id()}
+        return WireResponse(200, headers, found.model_dump_json().encode())
 
     def _plan(self, body: bytes, timeout: float | None) -> Plan | WireResponse:
         if len(body) > self.max_body_bytes:
