@@ -126,23 +126,28 @@ class RunwareAdapter(ImageAdapter):
             "provider": self.name,
         }
 
-    def _result(self, response: HTTPReply, calls: Sequence[ImageCall]) -> AdapterResult:
+    def _tasks(self, response: HTTPReply, calls: Sequence[ImageCall], *, what: str) -> list[TaskResult]:
+        """The reply's news of each task; raises for an answer about the whole request (authentication,
+        credits, load) rather than about the tasks. An error without a taskUUID belongs to a lone task."""
         reply = parse_reply(response, parse_json(response, self.name))
         errors = task_errors(reply)
         ids = {c.call_id for c in calls}
         single = len(calls) == 1
         stray = [e for e in errors if e.taskUUID not in ids and not (single and e.taskUUID is None)]
-        if stray:  # an error about the whole request (authentication, credits, ...)
+        if stray:
             raise error_for(stray[0], response)
         if response.status_code >= 400 and not errors:
             cls: type[APIStatusError] = error_class_for_status(response.status_code)
             raise cls(
-                f"runware: HTTP {response.status_code}: {excerpt(response.content)!r}",
+                f"runware: {what} HTTP {response.status_code}: {excerpt(response.content)!r}",
                 status_code=response.status_code,
                 provider=self.name,
                 request_id=request_id(response.headers),
             )
-        tasks = by_task(reply, calls, errors)
+        return by_task(reply, calls, errors)
+
+    def _result(self, response: HTTPReply, calls: Sequence[ImageCall]) -> AdapterResult:
+        tasks = self._tasks(response, calls, what="answered")
         # Runware's own errors are reported (and raised) before tasks that came back short with no error.
         provider = [error_for(t.errors[0], response) for t in tasks if t.errors]
         short = [self._short(t, response, bool(provider)) for t in tasks if not t.errors and not t.done]
@@ -203,22 +208,7 @@ class RunwareAdapter(ImageAdapter):
 
     def _sorted(self, response: HTTPReply, calls: Sequence[ImageCall]) -> AdapterResult:
         """One getResponse reply: each task finished (images), failed, still pending, or never run."""
-        reply = parse_reply(response, parse_json(response, self.name))
-        errors = task_errors(reply)
-        ids = {c.call_id for c in calls}
-        stray = [e for e in errors if e.taskUUID not in ids]
-        if stray or (response.status_code >= 400 and not errors):
-            # An answer about the whole request (key, credits, load), not news of the tasks.
-            if stray:
-                raise error_for(stray[0], response)
-            cls: type[APIStatusError] = error_class_for_status(response.status_code)
-            raise cls(
-                f"runware: getResponse answered HTTP {response.status_code}: {excerpt(response.content)!r}",
-                status_code=response.status_code,
-                provider=self.name,
-                request_id=request_id(response.headers),
-            )
-        tasks = by_task(reply, calls, errors)
+        tasks = self._tasks(response, calls, what="getResponse answered")
         finished = [t for t in tasks if t.done]
         result = self._assemble(finished, calls, response)
         for task in tasks:

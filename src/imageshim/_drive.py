@@ -27,16 +27,20 @@ sleep: Callable[[float], None] = time.sleep
 asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
+def _advance(flow: Flow[T], reply: Any) -> tuple[Step | None, T | None]:
+    """The flow's next step, or (None, its return value) when it is done."""
+    try:
+        return flow.send(reply), None
+    except StopIteration as stop:
+        return None, stop.value
+
+
 def run(flow: Flow[T]) -> T:
     """Drive ``flow`` to its end with blocking I/O; its return value (or its exception)."""
-    reply: Any = None
-    while True:
-        try:
-            step = flow.send(reply)
-        except StopIteration as stop:
-            value: T = stop.value
-            return value
-        reply = _perform(step)
+    step, value = _advance(flow, None)
+    while step is not None:
+        step, value = _advance(flow, _perform(step))
+    return value  # type: ignore[return-value]
 
 
 def _perform(step: Step) -> Any:
@@ -62,14 +66,10 @@ def _call(method: Callable[..., AdapterResult], step: Send | Poll) -> AdapterRes
 
 async def arun(flow: Flow[T]) -> T:
     """Async twin of :func:`run`."""
-    reply: Any = None
-    while True:
-        try:
-            step = flow.send(reply)
-        except StopIteration as stop:
-            value: T = stop.value
-            return value
-        reply = await _aperform(step)
+    step, value = _advance(flow, None)
+    while step is not None:
+        step, value = _advance(flow, await _aperform(step))
+    return value  # type: ignore[return-value]
 
 
 async def _aperform(step: Step) -> Any:
