@@ -24,10 +24,12 @@ def parse(description: str) -> argparse.Namespace:
 
 
 @contextlib.contextmanager
-def server(latency: float = 0.0, image_bytes: int = 0) -> Iterator[str]:
-    """A loopback server in a child process; yields its base URL (``http://127.0.0.1:PORT/v1``)."""
+def server(latency: float = 0.0, image_bytes: int = 0, keepalive: float = 0.0) -> Iterator[str]:
+    """A loopback server in a child process; yields its base URL (``http://127.0.0.1:PORT/v1``).
+    ``keepalive``: seconds after which it closes an idle connection (0: never)."""
+    options = ["--latency", str(latency), "--image-bytes", str(image_bytes), "--keepalive", str(keepalive)]
     proc = subprocess.Popen(
-        [sys.executable, str(SERVER), "--latency", str(latency), "--image-bytes", str(image_bytes)],
+        [sys.executable, str(SERVER), *options],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -2,6 +2,8 @@
 
 ``python benchmarks/_server.py --latency 0.1 --image-bytes 0`` prints its port on the first line, then
 answers every POST with a GPT-image-shaped JSON body after ``latency`` seconds, until stdin closes.
+``--keepalive K`` closes a connection that stays idle K seconds (uvicorn's and Node's default is 5 s),
+as providers' front ends do: a request that arrives as the server closes meets the keep-alive race.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import sys
 
 
 def body(image_bytes: int) -> bytes:
-    raw = os.urandom(image_bytes) if image_bytes else b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    # A PNG signature, then bytes that do not compress: what a big photo-like image costs to carry.
+    raw = b"\x89PNG\r\n\x1a\n" + (os.urandom(image_bytes - 8) if image_bytes else b"\0" * 64)
     return json.dumps(
         {
             "created": 1_764_000_000,
@@ -38,6 +41,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--image-bytes", type=int, default=0)
+    parser.add_argument("--keepalive", type=float, default=0.0, help="idle seconds before closing")
     args = parser.parse_args()
     payload = body(args.image_bytes)
     head = (
@@ -48,7 +52,11 @@ async def main() -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                headers = await reader.readuntil(b"\r\n\r\n")
+                if args.keepalive:
+                    # The idle timer starts when the reply is written, as in uvicorn (h11) and nginx.
+                    headers = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), args.keepalive)
+                else:
+                    headers = await reader.readuntil(b"\r\n\r\n")
                 length = 0
                 for line in headers.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
@@ -59,7 +67,7 @@ async def main() -> None:
                     await asyncio.sleep(args.latency)
                 writer.write(head + payload)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.CancelledError, ConnectionError):
+        except (asyncio.IncompleteReadError, asyncio.CancelledError, asyncio.TimeoutError, ConnectionError):
             pass
         finally:
             writer.close()

@@ -2,6 +2,10 @@
 with 100 ms latency, vs the ideal (calls x latency / concurrency) and vs the openai SDK's AsyncOpenAI.
 
 Target: >= 90% of ideal throughput at 100 and 200 in flight, zero errors.
+
+Also the keep-alive boundary: a server that closes connections idle for K seconds (uvicorn's default,
+5 s) and bursts of calls, retries OFF, landing just before and after K: connection errors of imageshim's
+pool vs httpx's. Target: imageshim's pool no worse than httpx's (ideally zero).
 """
 
 from __future__ import annotations
@@ -96,12 +100,52 @@ async def run(base_url: str, calls: int, levels: list[int]) -> list[tuple[str, s
     return rows
 
 
+async def boundary(
+    base_url: str, window: float, burst: int, rounds: int, equal: bool
+) -> list[tuple[str, str, str]]:
+    """Connection errors (no retries) of bursts of ``burst`` calls after idling just around ``window``."""
+    url = f"{base_url}/images/generations"
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+    clients = {
+        "httpx's pool": httpx.AsyncClient(timeout=60, limits=limits),
+        "imageshim's pool": async_http_client(httpx.Timeout(60)),
+    }
+    rows = []
+    for name, client in clients.items():
+        if equal:  # the worst case: the client keeps connections exactly as long as the server
+            client._transport._pool._keepalive_expiry = window  # type: ignore[attr-defined]
+        errors = 0
+
+        async def one(client: httpx.AsyncClient = client) -> None:
+            nonlocal errors
+            try:
+                (await client.post(url, json={"model": "gpt-image-2", "prompt": "a fox"})).raise_for_status()
+            except httpx.HTTPError:
+                errors += 1
+
+        await asyncio.gather(*(one() for _ in range(burst)))  # open the connections
+        errors = 0
+        for i in range(rounds):
+            await asyncio.sleep(window * (0.96 + 0.02 * (i % 4)))  # 96%..102% of the window
+            await asyncio.gather(*(one() for _ in range(burst)))
+        await client.aclose()
+        rows.append(
+            (f"{name}, keep-alive boundary", f"{errors} errors", f"of {burst * rounds} calls, no retries")
+        )
+    return rows
+
+
 def main() -> None:
     args = parse(__doc__ or "")
     calls, levels = (100, [50, 100]) if args.quick else (1000, [100, 200])
     warnings.simplefilter("ignore", imageshim.ImageShimWarning)
     with server(latency=LATENCY) as base_url:
         rows = asyncio.run(run(base_url, calls, levels))
+    # --quick: a 0.5 s window and equal client windows (the worst case, fast); else uvicorn's 5 s and
+    # each client's own keep-alive setting.
+    window, burst, rounds, equal = (0.5, 30, 4, True) if args.quick else (5.0, 100, 4, False)
+    with server(keepalive=window) as base_url:
+        rows += asyncio.run(boundary(base_url, window, burst, rounds, equal))
     table(
         f"concurrency: {calls} calls, server latency {LATENCY * 1000:.0f} ms",
         rows,

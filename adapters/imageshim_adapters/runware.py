@@ -126,13 +126,16 @@ class RunwareAdapter(ImageAdapter):
             "provider": self.name,
         }
 
-    def _tasks(self, response: HTTPReply, calls: Sequence[ImageCall], *, what: str) -> list[TaskResult]:
+    def _tasks(
+        self, response: HTTPReply, calls: Sequence[ImageCall], *, what: str, lone: bool
+    ) -> list[TaskResult]:
         """The reply's news of each task; raises for an answer about the whole request (authentication,
-        credits, load) rather than about the tasks. An error without a taskUUID belongs to a lone task."""
+        credits, load) rather than about the tasks. With ``lone``, an error without a taskUUID belongs to
+        a lone task (an imageInference reply); a getResponse error must name its task to be about it."""
         reply = parse_reply(response, parse_json(response, self.name))
         errors = task_errors(reply)
         ids = {c.call_id for c in calls}
-        single = len(calls) == 1
+        single = lone and len(calls) == 1
         stray = [e for e in errors if e.taskUUID not in ids and not (single and e.taskUUID is None)]
         if stray:
             raise error_for(stray[0], response)
@@ -147,7 +150,7 @@ class RunwareAdapter(ImageAdapter):
         return by_task(reply, calls, errors)
 
     def _result(self, response: HTTPReply, calls: Sequence[ImageCall]) -> AdapterResult:
-        tasks = self._tasks(response, calls, what="answered")
+        tasks = self._tasks(response, calls, what="answered", lone=True)
         # Runware's own errors are reported (and raised) before tasks that came back short with no error.
         provider = [error_for(t.errors[0], response) for t in tasks if t.errors]
         short = [self._short(t, response, bool(provider)) for t in tasks if not t.errors and not t.done]
@@ -208,7 +211,7 @@ class RunwareAdapter(ImageAdapter):
 
     def _sorted(self, response: HTTPReply, calls: Sequence[ImageCall]) -> AdapterResult:
         """One getResponse reply: each task finished (images), failed, still pending, or never run."""
-        tasks = self._tasks(response, calls, what="getResponse answered")
+        tasks = self._tasks(response, calls, what="getResponse answered", lone=False)
         finished = [t for t in tasks if t.done]
         result = self._assemble(finished, calls, response)
         for task in tasks:
