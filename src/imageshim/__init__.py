@@ -116,6 +116,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -142,7 +143,6 @@ __all__ = [
     "ModelRetiredError",
     "ModelRetiredWarning",
     "ModelSpec",
-    "NOT_GIVEN",
     "NotFoundError",
     "NotGiven",
     "OpenAI",
