@@ -1,7 +1,7 @@
 """The adapters that ship with imageshim: one module per wire API.
 
 ``mock`` (deterministic, offline), ``openai`` (POST /v1/images/generations) and ``runware`` (imageInference
-tasks). The core finds them by name through :mod:`imageshim._registry`; nothing here is imported by
+tasks). The core finds them by name through :mod:`imageshim._plumbing.registry`; nothing here is imported by
 ``import imageshim``.
 """
 

@@ -11,11 +11,16 @@ from __future__ import annotations
 import typing as _typing
 
 if _typing.TYPE_CHECKING:  # static names for type checkers and IDEs; at run time they load on first use
-    from ._adapter import AdapterResult, GeneratedImage, ImageAdapter, ImageCall, ProviderSettings
-    from ._catalog import Catalog, ModelSpec, SizeRule, builtin_catalog
-    from ._client import AsyncOpenAI, OpenAI
-    from ._config import Config, load_config
-    from ._errors import (
+    from imageshim._core.adapter import (
+        AdapterResult,
+        GeneratedImage,
+        ImageAdapter,
+        ImageCall,
+        ProviderSettings,
+    )
+    from imageshim._core.catalog import Catalog, ModelSpec, SizeRule, builtin_catalog
+    from imageshim._core.config import Config, load_config
+    from imageshim._core.errors import (
         APIConnectionError,
         APIError,
         APIStatusError,
@@ -34,11 +39,9 @@ if _typing.TYPE_CHECKING:  # static names for type checkers and IDEs; at run tim
         ResultUnknownError,
         UnknownAdapterError,
     )
-    from ._registry import AdapterRegistry
-    from ._response import Attempt, Image, ImagesResponse, ShimReport, Usage
-    from ._transport import async_openai_http_client, openai_http_client
-    from ._types import NOT_GIVEN, NotGiven
-    from ._warnings import (
+    from imageshim._core.response import Attempt, Image, ImagesResponse, ShimReport, Usage
+    from imageshim._core.types import NOT_GIVEN, NotGiven
+    from imageshim._core.warnings import (
         ImageShimWarning,
         ModelDeprecationWarning,
         ModelRetiredWarning,
@@ -46,55 +49,58 @@ if _typing.TYPE_CHECKING:  # static names for type checkers and IDEs; at run tim
         OptionMappedWarning,
         WarningRecord,
     )
+    from imageshim._frontends.client import AsyncOpenAI, OpenAI
+    from imageshim._frontends.transport import async_openai_http_client, openai_http_client
+    from imageshim._plumbing.registry import AdapterRegistry
 
 # `import imageshim` stays cheap: each public name is imported from its module on first access (PEP 562).
 _LAZY: dict[str, str] = {
-    "APIConnectionError": "._errors",
-    "APIError": "._errors",
-    "APIStatusError": "._errors",
-    "APITimeoutError": "._errors",
-    "AdapterRegistry": "._registry",
-    "AdapterResult": "._adapter",
-    "AsyncOpenAI": "._client",
-    "Attempt": "._response",
-    "AuthenticationError": "._errors",
-    "BadRequestError": "._errors",
-    "Catalog": "._catalog",
-    "Config": "._config",
-    "ConfigurationError": "._errors",
-    "GeneratedImage": "._adapter",
-    "Image": "._response",
-    "ImageAdapter": "._adapter",
-    "ImageCall": "._adapter",
-    "ImageShimError": "._errors",
-    "ImageShimWarning": "._warnings",
-    "ImagesResponse": "._response",
-    "InternalServerError": "._errors",
-    "MissingAPIKeyError": "._errors",
-    "ModelDeprecationWarning": "._warnings",
-    "ModelRetiredError": "._errors",
-    "ModelRetiredWarning": "._warnings",
-    "ModelSpec": "._catalog",
-    "NotFoundError": "._errors",
-    "PartialResultError": "._errors",
-    "OpenAI": "._client",
-    "OptionDroppedWarning": "._warnings",
-    "OptionMappedWarning": "._warnings",
-    "PermissionDeniedError": "._errors",
-    "ProviderSettings": "._adapter",
-    "RateLimitError": "._errors",
-    "ResultUnknownError": "._errors",
-    "NOT_GIVEN": "._types",
-    "NotGiven": "._types",
-    "ShimReport": "._response",
-    "SizeRule": "._catalog",
-    "UnknownAdapterError": "._errors",
-    "Usage": "._response",
-    "WarningRecord": "._warnings",
-    "async_openai_http_client": "._transport",
-    "builtin_catalog": "._catalog",
-    "load_config": "._config",
-    "openai_http_client": "._transport",
+    "APIConnectionError": "imageshim._core.errors",
+    "APIError": "imageshim._core.errors",
+    "APIStatusError": "imageshim._core.errors",
+    "APITimeoutError": "imageshim._core.errors",
+    "AdapterRegistry": "imageshim._plumbing.registry",
+    "AdapterResult": "imageshim._core.adapter",
+    "AsyncOpenAI": "imageshim._frontends.client",
+    "Attempt": "imageshim._core.response",
+    "AuthenticationError": "imageshim._core.errors",
+    "BadRequestError": "imageshim._core.errors",
+    "Catalog": "imageshim._core.catalog",
+    "Config": "imageshim._core.config",
+    "ConfigurationError": "imageshim._core.errors",
+    "GeneratedImage": "imageshim._core.adapter",
+    "Image": "imageshim._core.response",
+    "ImageAdapter": "imageshim._core.adapter",
+    "ImageCall": "imageshim._core.adapter",
+    "ImageShimError": "imageshim._core.errors",
+    "ImageShimWarning": "imageshim._core.warnings",
+    "ImagesResponse": "imageshim._core.response",
+    "InternalServerError": "imageshim._core.errors",
+    "MissingAPIKeyError": "imageshim._core.errors",
+    "ModelDeprecationWarning": "imageshim._core.warnings",
+    "ModelRetiredError": "imageshim._core.errors",
+    "ModelRetiredWarning": "imageshim._core.warnings",
+    "ModelSpec": "imageshim._core.catalog",
+    "NotFoundError": "imageshim._core.errors",
+    "PartialResultError": "imageshim._core.errors",
+    "OpenAI": "imageshim._frontends.client",
+    "OptionDroppedWarning": "imageshim._core.warnings",
+    "OptionMappedWarning": "imageshim._core.warnings",
+    "PermissionDeniedError": "imageshim._core.errors",
+    "ProviderSettings": "imageshim._core.adapter",
+    "RateLimitError": "imageshim._core.errors",
+    "ResultUnknownError": "imageshim._core.errors",
+    "NOT_GIVEN": "imageshim._core.types",
+    "NotGiven": "imageshim._core.types",
+    "ShimReport": "imageshim._core.response",
+    "SizeRule": "imageshim._core.catalog",
+    "UnknownAdapterError": "imageshim._core.errors",
+    "Usage": "imageshim._core.response",
+    "WarningRecord": "imageshim._core.warnings",
+    "async_openai_http_client": "imageshim._frontends.transport",
+    "builtin_catalog": "imageshim._core.catalog",
+    "load_config": "imageshim._core.config",
+    "openai_http_client": "imageshim._frontends.transport",
 }
 
 
@@ -104,7 +110,7 @@ def __getattr__(name: str) -> _typing.Any:
         raise AttributeError(f"module 'imageshim' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

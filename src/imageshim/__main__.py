@@ -1,5 +1,5 @@
 """``python -m imageshim``: the same as the ``imageshim`` command."""
 
-from ._cli import main
+from imageshim._frontends.cli import main
 
 raise SystemExit(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imageshim import _drive
+from imageshim._plumbing import drive as _drive
 
 
 @pytest.fixture

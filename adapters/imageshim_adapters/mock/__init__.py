@@ -1,0 +1,209 @@
+"""The mock adapter: a real product feature for tests and demos, never a silent default.
+
+- deterministic: the same prompt, size and index give the same image bytes;
+- real images: decodable PNG (JPEG/WebP with Pillow) of exactly the size sent;
+- faithful: it enforces the emulated model's constraints as the provider would (a request the mapping
+  got wrong fails here with a 400), and answers in that model's shape (URLs and ``revised_prompt`` for
+  DALL·E, base64 and token usage for GPT image models);
+- observable: every call is recorded on its :class:`MockBackend`; failures can be scripted.
+
+URLs returned for URL-capable models are ``data:`` URIs, so they decode without a network.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import dataclasses
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from imageshim.adapterkit import (
+    AdapterResult,
+    APIError,
+    APIStatusError,
+    BadRequestError,
+    GeneratedImage,
+    ImageAdapter,
+    ImageCall,
+    ModelSpec,
+    RateLimitError,
+    error_class_for_status,
+)
+
+from .images import make_image
+
+__all__ = ["MockAdapter", "MockBackend", "MockCall"]
+
+_MEDIA = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+@dataclasses.dataclass(frozen=True)
+class MockCall:
+    """One call the mock received: the target (``mock:<model>``) and the :class:`ImageCall` sent.
+
+    Every field of the call reads straight off it: ``.model``, ``.prompt``, ``.size``, ``.quality``,
+    ``.n``, ``.style``, ``.response_format``, ``.output_format``, ``.background``, ...
+    """
+
+    target: str
+    call: ImageCall
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy/pickle probe dunders: not the call's fields
+            raise AttributeError(name)
+        return getattr(self.call, name)
+
+
+class MockBackend:
+    """Shared state of mock adapters: the calls received and the failures scripted for the next calls."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self) -> None:
+        self.calls: list[MockCall] = []
+        self._failures: collections.deque[BaseException] = collections.deque()
+        self._lock = threading.Lock()
+
+    def fail_next(self, error: APIError | int = 500, *, times: int = 1) -> None:
+        """Make the next ``times`` calls fail with ``error``: an exception, or an HTTP status code.
+
+        Status codes become the matching typed error (429 with ``retry_after=0`` so retries are instant).
+        """
+        exc = error if isinstance(error, BaseException) else _status_error(error)
+        with self._lock:
+            self._failures.extend([exc] * times)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self._failures.clear()
+
+    def _take(self, target: str, call: ImageCall) -> BaseException | None:
+        with self._lock:
+            self.calls.append(MockCall(target, call))
+            return self._failures.popleft() if self._failures else None
+
+
+def _status_error(status: int) -> APIStatusError:
+    cls = error_class_for_status(status)
+    message = f"Scripted mock failure (HTTP {status})"
+    if cls is RateLimitError:
+        return RateLimitError(message, provider="mock", code="rate_limit_exceeded", retry_after=0.0)
+    if status >= 500:
+        return cls(message, status_code=status, provider="mock", code="server_error", retry_after=0.0)
+    return cls(message, status_code=status, provider="mock")
+
+
+def _check(call: ImageCall, spec: ModelSpec) -> None:
+    """Refuse what the emulated model would refuse, with the provider's kind of message."""
+    problems = []
+    if not spec.prompt_min <= len(call.prompt) <= spec.prompt_max:
+        problems.append(("prompt", f"length {len(call.prompt)} outside {spec.prompt_min}..{spec.prompt_max}"))
+    if not 1 <= call.n <= spec.max_n:
+        problems.append(("n", f"{call.n} outside 1..{spec.max_n}"))
+    if call.width is not None and call.height is not None and not spec.size_allowed(call.width, call.height):
+        problems.append(("size", f"{call.size} not supported ({spec.describe_sizes()})"))
+    if call.width is None and not spec.accepts_auto_size:
+        problems.append(("size", "a size is required"))
+    for field, value, allowed in (
+        ("quality", call.quality, spec.qualities),
+        ("style", call.style, spec.styles),
+        ("output_format", call.output_format, spec.output_formats),
+        ("background", call.background, spec.backgrounds),
+        ("moderation", call.moderation, spec.moderations),
+    ):
+        if value is not None and value not in allowed:
+            problems.append((field, f"{value!r} not in {list(allowed)}"))
+    if call.response_format not in spec.response_formats:
+        problems.append(("response_format", f"{call.response_format!r} not in {list(spec.response_formats)}"))
+    if problems:
+        field, detail = problems[0]
+        raise BadRequestError(
+            f"mock:{spec.id} rejected the request: {field} {detail}",
+            param=field,
+            code="invalid_value",
+            provider="mock",
+        )
+
+
+class MockAdapter(ImageAdapter):
+    """Serves ``mock:<any catalog model>``. No key, no network."""
+
+    name: ClassVar[str] = "mock"
+    api_key_env: ClassVar[str | None] = None
+    #: the backend all mock adapters use unless given their own (the pytest fixture swaps it)
+    backend: ClassVar[MockBackend] = MockBackend()
+
+    def _serve(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+        backend = type(self).backend
+        images: list[GeneratedImage] = []
+        for call in calls:
+            failure = backend._take(f"mock:{spec.id}", call)
+            if failure is not None:
+                raise failure
+            _check(call, spec)
+            images.extend(self._images(call, spec))
+        first = calls[0]
+        size = first.size or _default_size(spec)
+        usage = None
+        if spec.usage:
+            text = max(1, len(first.prompt) // 4)
+            out = sum(c.n for c in calls) * _output_tokens(size, first.quality)
+            usage = {
+                "input_tokens": text,
+                "input_tokens_details": {"text_tokens": text, "image_tokens": 0},
+                "output_tokens": out,
+                "total_tokens": text + out,
+            }
+        return AdapterResult(
+            images=images,
+            created=int(time.time()),
+            usage=usage,
+            size=size,
+            quality=first.quality or (spec.default_quality if spec.usage else None),
+            output_format=(first.output_format or "png") if spec.output_formats else None,
+            background=(first.background if first.background in ("transparent", "opaque") else "opaque")
+            if spec.backgrounds
+            else None,
+        )
+
+    def _images(self, call: ImageCall, spec: ModelSpec) -> list[GeneratedImage]:
+        width, height = (
+            (call.width, call.height) if call.width and call.height else _dims(_default_size(spec))
+        )
+        fmt = call.output_format or "png"
+        out = []
+        for index in range(call.n):
+            raw = make_image(width, height, f"{call.prompt}|{width}x{height}|{index}", fmt)
+            b64 = base64.b64encode(raw).decode("ascii")
+            revised = call.prompt if spec.revised_prompt else None
+            if call.response_format == "url":
+                out.append(GeneratedImage(url=f"data:{_MEDIA[fmt]};base64,{b64}", revised_prompt=revised))
+            else:
+                out.append(GeneratedImage(b64_json=b64, revised_prompt=revised))
+        return out
+
+    def generate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+        return self._serve(calls, spec)
+
+    async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+        return self._serve(calls, spec)
+
+
+def _default_size(spec: ModelSpec) -> str:
+    return spec.default_size if spec.default_size != "auto" else "1024x1024"
+
+
+def _dims(size: str) -> tuple[int, int]:
+    w, _, h = size.partition("x")
+    return int(w), int(h)
+
+
+def _output_tokens(size: str, quality: str | None) -> int:
+    # Shaped like GPT image token counts (more pixels and higher quality cost more); not a price table.
+    w, h = _dims(size)
+    per_megapixel = {"low": 260, "medium": 1000, "high": 4000}.get(quality or "medium", 1000)
+    return max(16, round(per_megapixel * w * h / 1_048_576))

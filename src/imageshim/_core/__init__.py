@@ -1,0 +1,1 @@
+"""What does no I/O: the request, catalog, configuration, mapping, routing, execution policy, response and errors."""

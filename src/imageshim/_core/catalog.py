@@ -1,0 +1,221 @@
+"""Model facts as typed, immutable records, built once from :mod:`.catalog_data` plus user overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date
+from typing import Any, Literal
+
+from imageshim._core import catalog_data as _catalog_data
+
+__all__ = ["Catalog", "ModelSpec", "SizeRule", "Status", "builtin_catalog"]
+
+Status = Literal["active", "deprecated", "retired"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeRule:
+    """A size rule instead of a fixed list (GPT Image 2): every edge a multiple, ratio and pixel bounds."""
+
+    multiple_of: int = 16
+    min_edge: int = 16
+    max_edge: int = 3840
+    max_ratio: float = 3.0
+    min_pixels: int = 0
+    max_pixels: int = 1 << 62
+
+    def allows(self, width: int, height: int) -> bool:
+        long, short = max(width, height), min(width, height)
+        return (
+            width % self.multiple_of == 0
+            and height % self.multiple_of == 0
+            and self.min_edge <= short
+            and long <= self.max_edge
+            and long <= self.max_ratio * short
+            and self.min_pixels <= width * height <= self.max_pixels
+        )
+
+    def describe(self) -> str:
+        return (
+            f"WIDTHxHEIGHT with both edges multiples of {self.multiple_of} between {self.min_edge} and "
+            f"{self.max_edge}, long:short at most {self.max_ratio:g}:1, {self.min_pixels:,} to "
+            f"{self.max_pixels:,} pixels"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """What one model accepts, and when it stops.
+
+    A size is valid when it is in ``sizes`` or, with a ``size_rule``, when the rule allows it
+    (``"auto"`` is valid only when listed in ``sizes`` or ``auto_size`` is true).
+    """
+
+    id: str
+    name: str
+    sizes: tuple[str, ...]
+    default_size: str
+    qualities: tuple[str, ...]
+    default_quality: str
+    styles: tuple[str, ...]
+    max_n: int
+    prompt_max: int
+    response_formats: tuple[str, ...]
+    output_formats: tuple[str, ...]
+    backgrounds: tuple[str, ...]
+    moderations: tuple[str, ...]
+    end_user_id: bool
+    revised_prompt: bool
+    streaming: bool
+    usage: bool
+    notice_on: date | None
+    shutdown_on: date | None
+    successor: str | None
+    lifecycle_source: str | None
+    capability_source: str | None
+    size_rule: SizeRule | None = None
+    auto_size: bool = True
+    prompt_min: int = 1
+    price_per_image: Mapping[str, Mapping[str, float]] | None = None
+    price_per_token: Mapping[str, float] | None = None
+    price_source: str | None = None
+    #: the facts set by the user's ``[[models]]`` entries: a provider's profile leaves them as they are
+    user_fields: frozenset[str] = frozenset()
+
+    def status_on(self, day: date) -> Status:
+        if self.shutdown_on is not None and day >= self.shutdown_on:
+            return "retired"
+        announced = self.notice_on is None or day >= self.notice_on
+        if (self.shutdown_on is not None and announced) or (
+            self.notice_on is not None and day >= self.notice_on
+        ):
+            return "deprecated"
+        return "active"
+
+    def days_left(self, day: date) -> int | None:
+        return None if self.shutdown_on is None else (self.shutdown_on - day).days
+
+    def size_allowed(self, width: int, height: int) -> bool:
+        if f"{width}x{height}" in self.sizes:
+            return True
+        return self.size_rule is not None and self.size_rule.allows(width, height)
+
+    @property
+    def accepts_auto_size(self) -> bool:
+        return "auto" in self.sizes or (self.size_rule is not None and self.auto_size)
+
+    def describe_sizes(self) -> str:
+        fixed = [s for s in self.sizes if s != "auto"]
+        parts = [", ".join(repr(s) for s in fixed)] if fixed else []
+        if self.size_rule is not None:
+            parts.append(self.size_rule.describe())
+        if self.accepts_auto_size:
+            parts.append("'auto'")
+        return "; or ".join(parts)
+
+    def with_changes(self, changes: Mapping[str, Any]) -> ModelSpec:
+        """A copy with ``changes`` applied (values already of the field's type, or raw data)."""
+        return dataclasses.replace(self, **_coerce(changes))
+
+
+#: the facts a ``[[models]]`` entry may set
+FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(ModelSpec)) - {"user_fields"}
+_LIFECYCLE_FIELDS = frozenset({"notice_on", "shutdown_on", "successor"})
+_DATE_FIELDS = ("notice_on", "shutdown_on")
+_TUPLE_FIELDS = (
+    "sizes",
+    "qualities",
+    "styles",
+    "response_formats",
+    "output_formats",
+    "backgrounds",
+    "moderations",
+)
+
+
+def _coerce(raw: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(raw)
+    for key in _DATE_FIELDS:
+        if isinstance(out.get(key), str):
+            out[key] = date.fromisoformat(out[key])
+    for key in _TUPLE_FIELDS:
+        if key in out and not isinstance(out[key], tuple):
+            out[key] = tuple(out[key])
+    rule = out.get("size_rule")
+    if isinstance(rule, Mapping):
+        out["size_rule"] = SizeRule(**rule)
+    return out
+
+
+class Catalog:
+    """An immutable set of :class:`ModelSpec`, looked up by id or dated alias."""
+
+    def __init__(self, specs: Iterable[ModelSpec], aliases: Mapping[str, str] | None = None) -> None:
+        self._specs = {s.id: s for s in specs}
+        self._aliases = dict(aliases or {})
+
+    def __contains__(self, model: object) -> bool:
+        return isinstance(model, str) and self.canonical(model) in self._specs
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def canonical(self, model: str) -> str:
+        return self._aliases.get(model, model)
+
+    def get(self, model: str) -> ModelSpec | None:
+        return self._specs.get(self.canonical(model))
+
+    def ids(self) -> list[str]:
+        return list(self._specs)
+
+    def first_active_successor(self, model: str, day: date) -> ModelSpec | None:
+        """Follow ``successor`` links from ``model`` to the first model not retired on ``day``."""
+        seen: set[str] = set()
+        spec = self.get(model)
+        while spec is not None and spec.id not in seen:
+            seen.add(spec.id)
+            if spec.status_on(day) != "retired" and spec.id != self.canonical(model):
+                return spec
+            spec = self.get(spec.successor) if spec.successor else None
+        return None
+
+    def with_overrides(self, entries: Iterable[Mapping[str, Any]], source: str | None = None) -> Catalog:
+        """Apply ``[[models]]`` entries: change fields of a known id, or add a model ``like`` another.
+
+        Facts changed by configuration cite the configuration as their source unless the entry gives one.
+        """
+        specs = dict(self._specs)
+        cited = f"your configuration ({source or 'defaults'})"
+        for entry in entries:
+            data = dict(entry)
+            if _LIFECYCLE_FIELDS & set(data):
+                data.setdefault("lifecycle_source", cited)
+            if set(data) - _LIFECYCLE_FIELDS - {"id", "like", "lifecycle_source", "name"}:
+                data.setdefault("capability_source", cited)
+            model_id = str(data.pop("id"))
+            base_id = data.pop("like", None)
+            base = specs.get(self.canonical(model_id)) if base_id is None else specs.get(str(base_id))
+            if base is None:
+                raise KeyError(str(base_id) if base_id is not None else model_id)
+            name = data.get("name", base.name if base_id is None else model_id)
+            inherited = base.user_fields if base_id is None else frozenset()
+            user = inherited | (frozenset(entry) - {"id", "like"})
+            specs[model_id] = base.with_changes({**data, "id": model_id, "name": name, "user_fields": user})
+        return Catalog(specs.values(), self._aliases)
+
+
+_BUILTIN: Catalog | None = None
+
+
+def builtin_catalog() -> Catalog:
+    """The catalog shipped with this release (built once, on first use)."""
+    global _BUILTIN
+    if _BUILTIN is None:
+        specs = [ModelSpec(**_coerce({"id": mid, **raw})) for mid, raw in _catalog_data.MODELS.items()]
+        _BUILTIN = Catalog(specs, _catalog_data.ALIASES)
+    return _BUILTIN

@@ -1,0 +1,226 @@
+"""Configuration: discovery, validation, and the typed result.
+
+Found in this order: the ``config=`` argument (a dict or a path); the file named by ``IMAGESHIM_CONFIG``;
+``./imageshim.toml``; ``[tool.imageshim]`` in ``./pyproject.toml``; built-in defaults. Invalid config raises
+:class:`ConfigurationError` naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from imageshim._core.adapter import ProviderSettings
+from imageshim._core.errors import ConfigurationError, register_secret
+
+__all__ = ["Config", "LifecyclePolicy", "MappingPolicy", "RetryPolicy", "load_config"]
+
+ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | None
+# (a ready Config is accepted too: see load_config)
+
+DEFAULT_QUALITY_MAP: dict[str, str] = {"standard": "medium", "hd": "high"}
+
+
+@dataclasses.dataclass(frozen=True)
+class LifecyclePolicy:
+    warn_days: int = 90
+    on_retired: Literal["redirect", "error", "allow"] = "redirect"
+
+
+@dataclasses.dataclass(frozen=True)
+class MappingPolicy:
+    quality: Mapping[str, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_QUALITY_MAP))
+    style: Literal["drop", "prompt"] = "drop"
+    url: Literal["data-uri", "file", "error"] = "data-uri"
+    url_dir: Path = Path(".imageshim/images")
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of retryable failures (408/409/429/5xx, connection errors, timeouts) per target."""
+
+    max_retries: int = 2
+    initial_backoff: float = 0.5
+    max_backoff: float = 8.0
+    #: the longest Retry-After the shim will wait; a longer one moves on to the next target
+    max_retry_after: float = 60.0
+    #: total seconds for one ``generate`` call across retries and fallbacks (None: no limit)
+    deadline: float | None = 600.0
+    #: when some of n images fail: "return" the others (with a warning) or raise PartialResultError
+    partial: Literal["return", "error"] = "return"
+    #: wire requests of one call in flight at once when n is split into several (1: one after another);
+    #: the sync and the async client both honour it, each adapter may allow fewer
+    concurrency: int = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    routes: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    lifecycle: LifecyclePolicy = LifecyclePolicy()
+    mapping: MappingPolicy = MappingPolicy()
+    retry: RetryPolicy = RetryPolicy()
+    providers: Mapping[str, ProviderSettings] = dataclasses.field(default_factory=dict)
+    models: tuple[Mapping[str, Any], ...] = ()
+    #: IMAGESHIM_ADAPTER: send every route to this provider (the model mapping still applies)
+    force_adapter: str | None = None
+    #: where the config came from ("<dict>", a path, or None for built-in defaults)
+    source: str | None = None
+
+    def provider(self, name: str) -> ProviderSettings:
+        return self.providers.get(name) or ProviderSettings(name=name)
+
+
+def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
+    key = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return key, "unknown key"
+    value = error.get("input")
+    if error["loc"][:1] == ("providers",):
+        # Provider settings hold keys and auth headers: say what kind of value it was, never the value.
+        return key, f"{error['msg']} (got a value of type {type(value).__name__})"
+    shown = repr(value)
+    return key, f"{error['msg']} (got {shown[:80] + '...' if len(shown) > 80 else shown})"
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    # The TOML parser loads with the first config file read: a dict config (or none) never needs it.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigurationError("Config file not found", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"Config file is not valid TOML: {exc}", file=str(path)) from None
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        section = tool.get("imageshim", {}) if isinstance(tool, dict) else {}
+        return dict(section) if isinstance(section, dict) else {}
+    return dict(data)
+
+
+def _discover(config: ConfigSource) -> tuple[dict[str, Any], str | None]:
+    if isinstance(config, Mapping):
+        return dict(config), "<dict>"
+    if config is not None:
+        path = Path(config)
+        return _read_file(path), str(path)
+    env = os.environ.get("IMAGESHIM_CONFIG")
+    if env:
+        return _read_file(Path(env)), env
+    if Path("imageshim.toml").is_file():
+        return _read_file(Path("imageshim.toml")), "imageshim.toml"
+    pyproject = Path("pyproject.toml")
+    if pyproject.is_file():
+        data = _read_file(pyproject)
+        if data:
+            return data, "pyproject.toml [tool.imageshim]"
+    return {}, None
+
+
+def load_config(config: ConfigSource | Config = None) -> Config:
+    """Find, read and validate the configuration."""
+    if isinstance(config, Config):
+        return config
+    from pydantic import ValidationError
+
+    from imageshim._core.config_schema import ConfigFile
+
+    raw, source = _discover(config)
+    try:
+        parsed = ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        key, problem = _describe(exc.errors()[0])
+        raise ConfigurationError(f"Invalid configuration: {problem}", file=source, key=key) from None
+    _check_routes(parsed.routes, source)
+    _check_models(parsed.models, source)
+    providers = {
+        name: ProviderSettings(name=name, **p.model_dump(exclude={"headers"}), headers=dict(p.headers))
+        for name, p in parsed.providers.items()
+    }
+    for settings in providers.values():  # keys and auth headers never show up in a message
+        register_secret(settings.api_key)
+        for value in settings.headers.values():
+            if len(value) >= 12:  # token-like; short values ("true", "v2") would blank common words
+                register_secret(value)
+    m = parsed.mapping
+    force = os.environ.get("IMAGESHIM_ADAPTER") or None
+    return Config(
+        routes={k: tuple(v) for k, v in parsed.routes.items()},
+        lifecycle=LifecyclePolicy(**parsed.lifecycle.model_dump()),
+        mapping=MappingPolicy(
+            quality={**DEFAULT_QUALITY_MAP, **m.quality}, style=m.style, url=m.url, url_dir=Path(m.url_dir)
+        ),
+        retry=RetryPolicy(**parsed.retry.model_dump()),
+        providers=providers,
+        models=tuple(parsed.models),
+        force_adapter=force,
+        source=source,
+    )
+
+
+def _check_routes(routes: Mapping[str, list[str]], source: str | None) -> None:
+    for model, targets in routes.items():
+        if not targets:
+            raise ConfigurationError(
+                "A route needs at least one target 'provider:model'", file=source, key=f"routes.{model}"
+            )
+        for target in targets:
+            provider, sep, name = target.partition(":")
+            if not (provider and sep and name):
+                raise ConfigurationError(
+                    f"Route target {target!r} is not of the form 'provider:model' "
+                    "(for example 'openai:gpt-image-2')",
+                    file=source,
+                    key=f"routes.{model}",
+                )
+
+
+def _check_models(entries: list[dict[str, Any]], source: str | None) -> None:
+    from imageshim._core.catalog import FIELD_NAMES, builtin_catalog
+
+    catalog = builtin_catalog()
+    known = set(catalog.ids())
+    for i, entry in enumerate(entries):
+        key = f"models[{i}]"
+        model_id = entry.get("id")
+        if not isinstance(model_id, str) or not model_id:
+            raise ConfigurationError("Each [[models]] entry needs an 'id' string", file=source, key=key)
+        unknown = set(entry) - FIELD_NAMES - {"like"}
+        if unknown:
+            raise ConfigurationError(
+                f"Unknown field(s) {sorted(unknown)} in [[models]] {model_id!r}; allowed: "
+                f"{', '.join(sorted(FIELD_NAMES - {'id'}))} and 'like'",
+                file=source,
+                key=key,
+            )
+        like = entry.get("like")
+        if model_id not in catalog and like is None:
+            raise ConfigurationError(
+                f'[[models]] {model_id!r} is not in the catalog: add like = "<known model>" to copy its '
+                f"facts (known: {', '.join(sorted(known))})",
+                file=source,
+                key=key,
+            )
+        if like is not None and like not in known:
+            raise ConfigurationError(
+                f"like = {like!r} names no known model; known: {', '.join(sorted(known))}",
+                file=source,
+                key=key,
+            )
+        known.add(model_id)
+        try:
+            base = catalog.get(str(like or model_id)) or next(iter(catalog))
+            base.with_changes({k: v for k, v in entry.items() if k != "like"})
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(
+                f"Invalid [[models]] {model_id!r}: {exc}", file=source, key=key
+            ) from None

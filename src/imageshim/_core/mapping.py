@@ -1,0 +1,308 @@
+"""Mapping: (request, target model, policy) -> (what to send, warnings). Pure: no I/O, no clock.
+
+Each function decides one setting and pushes a :class:`WarningRecord` exactly when the value sent
+differs from the value asked for (changed or dropped). Requests that cannot be served raise
+:class:`BadRequestError` naming the field, the value and what the target allows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import TYPE_CHECKING, Any, Literal
+
+from imageshim._core.adapter import ImageCall
+from imageshim._core.catalog import ModelSpec
+from imageshim._core.config import MappingPolicy
+from imageshim._core.errors import BadRequestError
+from imageshim._core.sizes import fit_size, parse_size
+from imageshim._core.warnings import WarningRecord
+
+if TYPE_CHECKING:
+    from imageshim._core.request import ImageRequest
+
+__all__ = ["MappedRequest", "map_request"]
+
+# DALL·E-vocabulary targets (standard/hd) get GPT-image qualities through this table.
+_TO_DALLE_QUALITY = {"low": "standard", "medium": "standard", "high": "hd", "xhigh": "hd", "max": "hd"}
+# OpenAI's own descriptions of the two DALL·E 3 styles, used when style = "prompt".
+STYLE_HINTS = {
+    "vivid": "Style: vivid: hyper-real and dramatic, with rich, saturated color.",
+    "natural": "Style: natural: a more natural, less hyper-real look.",
+}
+
+UrlMode = Literal["native", "data-uri", "file"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MappedRequest:
+    """A request made valid for one target. ``url_mode`` says how the caller's URLs are produced."""
+
+    target: str
+    spec: ModelSpec
+    template: ImageCall
+    n: int
+    per_call: int
+    url_mode: UrlMode | None
+    warnings: tuple[WarningRecord, ...]
+
+    def calls(self) -> list[ImageCall]:
+        """The calls that make up ``n`` images, each with a fresh ``call_id``."""
+        out = []
+        left = self.n
+        while left > 0:
+            count = min(left, self.per_call)
+            out.append(self.template.evolve(call_id=str(uuid.uuid4()), n=count))
+            left -= count
+        return out
+
+
+def _bad(field: str, value: Any, spec: ModelSpec, allowed: str) -> BadRequestError:
+    return BadRequestError(
+        f"Invalid value for {field!r}: {value!r} is not accepted by {spec.id}. Allowed for {spec.id}: {allowed}.",
+        code="invalid_value",
+        param=field,
+    )
+
+
+class _Mapper:
+    def __init__(
+        self,
+        request: ImageRequest,
+        spec: ModelSpec,
+        policy: MappingPolicy,
+        target: str,
+        default_url: bool,
+        requested: ModelSpec | None,
+    ) -> None:
+        self.default_url = default_url
+        self.request = request
+        self.spec = spec
+        self.policy = policy
+        self.target = target
+        self.warnings: list[WarningRecord] = []
+        # Redirected to another model, a caller who left size or quality out still gets what the model
+        # they asked for would have made (DALL·E 3: 1024x1024, standard), not the new model's "auto".
+        self.inherits = requested if requested is not None and requested.id != spec.id else None
+
+    def inherited(self, setting: str, *, quote: bool) -> tuple[str | None, str]:
+        """The caller's value for ``setting``, else the requested model's default; and how to name it
+        in a warning (sizes bare, as ``1792x1024``; other values quoted)."""
+        value: str | None = getattr(self.request, setting)
+        if value is None and self.inherits is not None:
+            default: str = getattr(self.inherits, f"default_{setting}")
+            if default != "auto":
+                shown = repr(default) if quote else default
+                return default, f"{shown} (the {self.inherits.id} default)"
+            return None, "None"
+        return value, repr(value) if quote else str(value)
+
+    def changed(self, setting: str, requested: Any, applied: Any, reason: str) -> None:
+        self.warnings.append(
+            WarningRecord(
+                "option_mapped", setting, requested, applied, reason, model=self.spec.id, target=self.target
+            )
+        )
+
+    def dropped(self, setting: str, requested: Any, reason: str) -> None:
+        self.warnings.append(
+            WarningRecord(
+                "option_dropped", setting, requested, None, reason, model=self.spec.id, target=self.target
+            )
+        )
+
+    # ----- one function per setting ------------------------------------------------------------------
+    def size(self) -> tuple[int | None, int | None]:
+        spec = self.spec
+        size, named = self.inherited("size", quote=False)
+        if size is None:
+            if spec.accepts_auto_size:
+                return None, None
+            size = spec.default_size
+            parsed = parse_size(size)
+            return parsed if parsed else (None, None)
+        if size == "auto":
+            if spec.accepts_auto_size:
+                return None, None
+            applied = spec.default_size
+            self.changed("size", size, applied, f"size 'auto' is not accepted by {spec.id}; sent {applied}")
+            parsed = parse_size(applied)
+            return parsed if parsed else (None, None)
+        fitted = fit_size(size, spec)
+        if fitted is None:
+            raise _bad("size", size if self.request.size is not None else named, spec, spec.describe_sizes())
+        if fitted != size:
+            self.changed(
+                "size",
+                size,
+                fitted,
+                f"size {named} is not accepted by {spec.id}; sent the nearest valid {fitted}",
+            )
+        parsed = parse_size(fitted)
+        assert parsed is not None
+        return parsed
+
+    def quality(self) -> str | None:
+        spec = self.spec
+        quality, named = self.inherited("quality", quote=True)
+        if quality is None or quality in spec.qualities:
+            return quality
+        table = _TO_DALLE_QUALITY if "hd" in spec.qualities else self.policy.quality
+        applied = table.get(quality)
+        if applied not in spec.qualities:
+            if quality == "auto":
+                self.dropped(
+                    "quality", quality, f"quality 'auto' is not accepted by {spec.id}; its default applies"
+                )
+                return None
+            applied = spec.default_quality
+        self.changed(
+            "quality", quality, applied, f"quality {named} is not offered by {spec.id}; sent {applied!r}"
+        )
+        return applied
+
+    def style(self, prompt: str) -> tuple[str | None, str]:
+        spec, style = self.spec, self.request.style
+        if style is None or style in spec.styles:
+            return style, prompt
+        if self.policy.style == "prompt":
+            folded = f"{prompt}\n\n{STYLE_HINTS[style]}"
+            if len(folded) <= spec.prompt_max:
+                self.changed(
+                    "style",
+                    style,
+                    "prompt",
+                    f"{spec.id} has no style option; style {style!r} was added to the prompt",
+                )
+                return None, folded
+        self.dropped("style", style, f"{spec.id} has no style option; style {style!r} was not sent")
+        return None, prompt
+
+    def prompt(self) -> str:
+        prompt, spec = self.request.prompt, self.spec
+        if not spec.prompt_min <= len(prompt) <= spec.prompt_max:
+            raise BadRequestError(
+                f"Invalid value for 'prompt': {len(prompt)} characters; {spec.id} accepts "
+                f"{spec.prompt_min} to {spec.prompt_max} characters (prompts are never truncated).",
+                code="invalid_value",
+                param="prompt",
+            )
+        return prompt
+
+    def response_format(self) -> tuple[Literal["url", "b64_json"], UrlMode | None]:
+        request, spec = self.request, self.spec
+        if not request.wants_url(self.default_url):
+            return "b64_json", None
+        if "url" in spec.response_formats:
+            return "url", "native"
+        asked = request.response_format or "url (the DALL·E default)"
+        if self.policy.url == "error":
+            raise _bad(
+                "response_format",
+                request.response_format or "url",
+                spec,
+                "'b64_json' (this target returns base64 only and [mapping] url = \"error\")",
+            )
+        mode: UrlMode = "file" if self.policy.url == "file" else "data-uri"
+        how = "file:// URLs of files written under url_dir" if mode == "file" else "data: URIs"
+        self.changed("response_format", asked, mode, f"{spec.id} returns base64 only; URLs are {how}")
+        return "b64_json", mode
+
+    def n(self) -> int:
+        n, spec = self.request.n, self.spec
+        if n > spec.max_n:
+            calls = -(-n // spec.max_n)
+            self.changed(
+                "n", n, spec.max_n, f"{spec.id} makes at most {spec.max_n} per call; sent {calls} calls"
+            )
+        return min(n, spec.max_n)
+
+    def optional(self, setting: str, value: Any, allowed: tuple[str, ...]) -> Any:
+        """Settings the target either takes (from ``allowed``) or has no notion of at all."""
+        if value is None or value in allowed:
+            return value
+        if allowed and value != "auto":  # "auto" means the target's default: dropping it is harmless
+            raise _bad(setting, value, self.spec, ", ".join(repr(a) for a in allowed))
+        self.dropped(setting, value, f"{self.spec.id} has no {setting} option; {value!r} was not sent")
+        return None
+
+    def end_user(self) -> str | None:
+        user = self.request.user
+        if user is not None and not self.spec.end_user_id:
+            self.dropped("user", user, f"{self.target} takes no end-user id; 'user' was not sent")
+            return None
+        return user
+
+    def output_compression(self, output_format: str | None) -> int | None:
+        value = self.request.output_compression
+        if value is None:
+            return None
+        if not self.spec.output_formats or output_format not in ("jpeg", "webp"):
+            self.dropped(
+                "output_compression",
+                value,
+                "output_compression applies to jpeg/webp output of GPT image models only; it was not sent",
+            )
+            return None
+        return value
+
+
+def map_request(
+    request: ImageRequest,
+    spec: ModelSpec,
+    policy: MappingPolicy,
+    target: str,
+    *,
+    default_url: bool = False,
+    requested: ModelSpec | None = None,
+    lifecycle: tuple[WarningRecord, ...] = (),
+) -> MappedRequest:
+    """Map ``request`` onto ``spec`` (already profiled for the provider behind ``target``).
+
+    ``default_url``: the requested model answers with URLs when no response_format is given (DALL·E).
+    ``requested``: the catalog entry of the model the caller named; when the target is another model,
+    its default size and quality stand in for the ones the caller left out.
+    ``lifecycle``: the route's warnings for this target, reported before the mapping's own.
+    """
+    m = _Mapper(request, spec, policy, target, default_url, requested)
+    prompt = m.prompt()
+    width, height = m.size()
+    quality = m.quality()
+    style, prompt = m.style(prompt)
+    response_format, url_mode = m.response_format()
+    per_call = m.n()
+    if request.stream and not spec.streaming:
+        raise _bad("stream", True, spec, "stream=False (this target does not stream partial images)")
+    if request.partial_images:
+        m.dropped(
+            "partial_images",
+            request.partial_images,
+            "imageshim's adapters return whole images: only the final image_generation.completed event is sent",
+        )
+    output_format = m.optional("output_format", request.output_format, spec.output_formats)
+    background = m.optional("background", request.background, spec.backgrounds)
+    if background == "transparent" and output_format == "jpeg":
+        raise _bad(
+            "background",
+            background,
+            spec,
+            "'opaque' or 'auto' with jpeg output (transparency needs png or webp)",
+        )
+    template = ImageCall(
+        call_id="",
+        model=spec.id,
+        prompt=prompt,
+        n=per_call,
+        width=width,
+        height=height,
+        quality=quality,
+        style=style,
+        response_format=response_format,
+        output_format=output_format,
+        output_compression=m.output_compression(output_format),
+        background=background,
+        moderation=m.optional("moderation", request.moderation, spec.moderations),
+        end_user_id=m.end_user(),
+        extra_body=request.extra_body,
+    )
+    return MappedRequest(target, spec, template, request.n, per_call, url_mode, (*lifecycle, *m.warnings))
