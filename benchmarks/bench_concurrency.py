@@ -21,7 +21,7 @@ import httpx
 
 import imageshim
 from _common import KEY, parse, server, table
-from imageshim._pool import async_http_client
+from imageshim._plumbing.pool import async_http_client
 
 LATENCY = 0.1
 
