@@ -41,6 +41,7 @@ from imageshim._core.adapter import (
     GeneratedImage,
     ImageAdapter,
     ImageCall,
+    InputImage,
     ProviderSettings,
 )
 from imageshim._core.catalog import ModelSpec, SizeRule
@@ -88,6 +89,7 @@ __all__ = [
     "HTTPReply",
     "ImageAdapter",
     "ImageCall",
+    "InputImage",
     "InternalServerError",
     "ModelSpec",
     "NotFoundError",

@@ -28,6 +28,7 @@ __all__ = [
     "GeneratedImage",
     "ImageAdapter",
     "ImageCall",
+    "InputImage",
     "ProviderSettings",
 ]
 
@@ -64,6 +65,22 @@ class ProviderSettings:
         return os.environ.get(env) if env else None
 
 
+@dataclasses.dataclass(frozen=True, repr=False)
+class InputImage:
+    """An image the caller sent (an edit's input, mask or markup), checked before any network call:
+    ``media_type``, ``width`` and ``height`` are read from its bytes, ``has_alpha`` from its header."""
+
+    data: bytes
+    media_type: str
+    width: int
+    height: int
+    has_alpha: bool = False
+    filename: str | None = None
+
+    def __repr__(self) -> str:  # never the bytes
+        return f"InputImage({self.media_type}, {self.width}x{self.height}, {len(self.data)} bytes)"
+
+
 @dataclasses.dataclass(frozen=True)
 class ImageCall:
     """One provider call, already valid for the target model.
@@ -91,6 +108,20 @@ class ImageCall:
     end_user_id: str | None = None
     extra_body: Mapping[str, Any] | None = None
     timeout: float | None = None
+    #: SDK 3.57 generate/edit parameters, set only where the target takes them
+    complexity: str | None = None
+    frame_count: int | None = None
+    frame_duration_ms: int | None = None
+    svg: Mapping[str, Any] | None = None
+    #: an edit: the input images (the first is the one ``mask`` and ``markup`` apply to); empty: a generation
+    images: tuple[InputImage, ...] = ()
+    mask: InputImage | None = None
+    markup: InputImage | None = None
+    input_fidelity: str | None = None
+
+    @property
+    def is_edit(self) -> bool:
+        return bool(self.images)
 
     @property
     def size(self) -> str | None:
@@ -161,6 +192,9 @@ class ImageAdapter(ABC):
     default_timeout: ClassVar[float] = 180.0
     #: wire requests of one call this provider may be sent at once (n split into several requests)
     concurrent_requests: ClassVar[int] = 4
+    #: whether :meth:`generate` also serves edits (calls with ``images``); the core never sends an edit to
+    #: an adapter that does not say so
+    supports_edits: ClassVar[bool] = False
     #: recovery after a lost reply (:meth:`poll`): seconds of a call's deadline kept back for it and the
     #: most it may take (0: the adapter cannot recover; a lost reply is then reported, never re-sent) ...
     recovery_reserve: ClassVar[float] = 0.0
@@ -252,7 +286,8 @@ class ImageAdapter(ABC):
     # ----- the work ------------------------------------------------------------------------------------
     @abstractmethod
     def generate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
-        """Send ``calls`` (at most ``max_calls_per_request``) as one wire request."""
+        """Send ``calls`` (at most ``max_calls_per_request``) as one wire request: a generation, or an edit
+        when the calls carry ``images`` (only for adapters with ``supports_edits``)."""
 
     @abstractmethod
     async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
