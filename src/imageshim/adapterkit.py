@@ -45,6 +45,7 @@ from imageshim._core.adapter import (
     ProviderSettings,
 )
 from imageshim._core.catalog import ModelSpec, SizeRule
+from imageshim._core.edit import EditFacts, edit_facts
 from imageshim._core.errors import (
     APIConnectionError,
     APIError,
@@ -85,6 +86,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "EditFacts",
     "GeneratedImage",
     "HTTPReply",
     "ImageAdapter",
@@ -100,6 +102,7 @@ __all__ = [
     "SizeRule",
     "amap_transport_errors",
     "apost",
+    "edit_facts",
     "error_class_for_status",
     "excerpt",
     "malformed",

@@ -105,8 +105,7 @@ def test_the_wire_handler_answers_400_for_an_escaped_half_pair(
     reply = handler.handle("POST", GENERATIONS, body)
     assert reply.status == 400, reply.body
     error = reply.json()["error"]
-    # safety_identifier is the wire's name for `user`: the shim reads it as that
-    assert error["param"] == ("user" if field == "safety_identifier" else field)
+    assert error["param"] == field
     assert error["code"] == "invalid_value"
     assert error["type"] == "invalid_request_error"
     assert "U+D83D at character 6" in error["message"]

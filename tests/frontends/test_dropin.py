@@ -332,7 +332,8 @@ def test_odd_paths_and_methods_get_the_404(clock: Any) -> None:
         ("POST", "http://imageshim.local/v1/foo/images/generations"),
         ("POST", "http://imageshim.local/v1/images/generations/"),
         ("GET", "http://imageshim.local/v1/images/generations"),
-        ("POST", "http://imageshim.local/v1/images/edits"),
+        ("POST", "http://imageshim.local/v1/images/edits/extra"),
+        ("DELETE", "http://imageshim.local/v1/images/variations"),
     ]:
         reply = client.request(method, path, json={"prompt": "x"})
         assert reply.status_code == 404, path

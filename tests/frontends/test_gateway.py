@@ -221,7 +221,12 @@ def test_a_base_url_without_v1_gets_a_404_naming_the_right_one(
         reply = httpx.request(method, f"{gateway}{path}", json={"prompt": "x"}, headers=_auth())
         assert reply.status_code == 404, path
         assert reply.json()["error"]["code"] == "unknown_url"
-        assert "POST /v1/images/generations and GET /v1/models" in reply.json()["error"]["message"]
+        message = reply.json()["error"]["message"]
+        assert "POST /v1/images/generations and POST /v1/images/edits" in message
+        assert "GET /v1/models" in message
+        # A served route behind a prefix is a base URL mistake (the hint names the right one); anything
+        # else under /v1 is just not implemented.
+        assert ("Use the base URL" in message) is (path == "/v1/foo/images/generations")
 
 
 def test_every_reply_has_a_request_id_and_errors_are_not_retried(gateway: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import collections
 import dataclasses
+import hashlib
 import threading
 import time
 from collections.abc import Sequence
@@ -30,10 +31,11 @@ from imageshim.adapterkit import (
     ImageCall,
     ModelSpec,
     RateLimitError,
+    edit_facts,
     error_class_for_status,
 )
 
-from .images import make_image
+from .images import make_image, with_text
 
 __all__ = ["MockAdapter", "MockBackend", "MockCall"]
 
@@ -98,7 +100,14 @@ def _status_error(status: int) -> APIStatusError:
 
 
 def _check(call: ImageCall, spec: ModelSpec) -> None:
-    """Refuse what the emulated model would refuse, with the provider's kind of message."""
+    """Refuse what the emulated model would refuse, with the provider's kind of message.
+
+    The openai SDK 3.57 parameters are checked as the API documents them: ``complexity`` from the model's
+    ``complexities``; ``frame_count`` (2..16) and ``frame_duration_ms`` only with GIF output; ``svg`` only
+    with SVG output; SVG output with n=1; GIF and SVG output without ``output_compression``. The mock
+    cannot draw GIF or SVG images yet (its image maker makes png/jpeg/webp): a request the model would
+    take with such output is refused with ``code="unsupported_by_mock"``, never answered with other bytes.
+    """
     problems = []
     if not spec.prompt_min <= len(call.prompt) <= spec.prompt_max:
         problems.append(("prompt", f"length {len(call.prompt)} outside {spec.prompt_min}..{spec.prompt_max}"))
@@ -114,17 +123,42 @@ def _check(call: ImageCall, spec: ModelSpec) -> None:
         ("output_format", call.output_format, spec.output_formats),
         ("background", call.background, spec.backgrounds),
         ("moderation", call.moderation, spec.moderations),
+        ("complexity", call.complexity, spec.complexities),
     ):
         if value is not None and value not in allowed:
             problems.append((field, f"{value!r} not in {list(allowed)}"))
     if call.response_format not in spec.response_formats:
         problems.append(("response_format", f"{call.response_format!r} not in {list(spec.response_formats)}"))
+    fmt = call.output_format
+    for field in ("frame_count", "frame_duration_ms"):
+        if getattr(call, field) is not None and fmt != "gif":
+            problems.append((field, "is only supported with output_format='gif'"))
+    if call.frame_count is not None and not 2 <= call.frame_count <= 16:
+        problems.append(("frame_count", f"{call.frame_count} outside 2..16"))
+    if call.frame_duration_ms is not None and call.frame_duration_ms < 0:
+        problems.append(("frame_duration_ms", f"{call.frame_duration_ms} is negative"))
+    if call.svg is not None and fmt != "svg":
+        problems.append(("svg", "is only supported with output_format='svg'"))
+    if fmt == "svg" and call.n != 1:
+        problems.append(("n", f"{call.n}: SVG output requires n=1"))
+    if fmt in ("gif", "svg") and call.output_compression is not None:
+        problems.append(("output_compression", f"is not supported with {fmt} output"))
+    if call.background == "transparent" and fmt not in (None, "png", "webp"):
+        problems.append(("background", f"'transparent' needs png or webp output, not {fmt}"))
     if problems:
         field, detail = problems[0]
         raise BadRequestError(
             f"mock:{spec.id} rejected the request: {field} {detail}",
             param=field,
             code="invalid_value",
+            provider="mock",
+        )
+    if fmt in ("gif", "svg"):
+        raise BadRequestError(
+            f"mock:{spec.id} takes output_format={fmt!r}, but the mock adapter cannot draw {fmt} images yet "
+            "(it makes png, jpeg and webp); test the plan, or route to a provider",
+            param="output_format",
+            code="unsupported_by_mock",
             provider="mock",
         )
 
@@ -134,6 +168,7 @@ class MockAdapter(ImageAdapter):
 
     name: ClassVar[str] = "mock"
     api_key_env: ClassVar[str | None] = None
+    supports_edits: ClassVar[bool] = True
     #: the backend all mock adapters use unless given their own (the pytest fixture swaps it)
     backend: ClassVar[MockBackend] = MockBackend()
 
@@ -145,6 +180,8 @@ class MockAdapter(ImageAdapter):
             if failure is not None:
                 raise failure
             _check(call, spec)
+            if call.is_edit:
+                _check_edit(call, spec)
             images.extend(self._images(call, spec))
         first = calls[0]
         size = first.size or _default_size(spec)
@@ -175,9 +212,12 @@ class MockAdapter(ImageAdapter):
             (call.width, call.height) if call.width and call.height else _dims(_default_size(spec))
         )
         fmt = call.output_format or "png"
+        source = _edit_source(call)
         out = []
         for index in range(call.n):
-            raw = make_image(width, height, f"{call.prompt}|{width}x{height}|{index}", fmt)
+            raw = make_image(width, height, f"{call.prompt}|{width}x{height}|{index}|{source}", fmt)
+            if source and fmt == "png":  # an edit: say what it was made from, for tests to read
+                raw = with_text(raw, "imageshim-edit-of", source)
             b64 = base64.b64encode(raw).decode("ascii")
             revised = call.prompt if spec.revised_prompt else None
             if call.response_format == "url":
@@ -191,6 +231,42 @@ class MockAdapter(ImageAdapter):
 
     async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
         return self._serve(calls, spec)
+
+
+def _edit_source(call: ImageCall) -> str:
+    """For an edit: the first input's digest, how many inputs, and whether a mask came; else empty."""
+    if not call.is_edit:
+        return ""
+    digest = hashlib.sha256(call.images[0].data).hexdigest()[:16]
+    return f"{digest};images={len(call.images)};mask={'yes' if call.mask else 'no'}"
+
+
+def _check_edit(call: ImageCall, spec: ModelSpec) -> None:
+    """Refuse an edit the emulated model would refuse: too many images, a format it does not read, a mask
+    of another size or without alpha, markup where the model has none."""
+    facts = edit_facts(spec.id)
+    problem: tuple[str, str] | None = None
+    first = call.images[0]
+    if facts is None:
+        problem = ("model", f"{spec.id} makes no edits")
+    elif len(call.images) > facts.max_images:
+        problem = ("image", f"{len(call.images)} images; at most {facts.max_images}")
+    elif any(i.media_type not in facts.formats for i in call.images):
+        problem = ("image", f"a format outside {list(facts.formats)}")
+    elif call.mask is not None and (call.mask.width, call.mask.height) != (first.width, first.height):
+        problem = ("mask", f"{call.mask.width}x{call.mask.height}, the image is {first.width}x{first.height}")
+    elif call.mask is not None and not call.mask.has_alpha:
+        problem = ("mask", "no alpha channel")
+    elif call.markup is not None and not facts.markup:
+        problem = ("markup", f"{spec.id} takes no markup")
+    if problem is not None:
+        field, detail = problem
+        raise BadRequestError(
+            f"mock:{spec.id} rejected the edit: {field} {detail}",
+            param=field,
+            code="invalid_value",
+            provider="mock",
+        )
 
 
 def _default_size(spec: ModelSpec) -> str:

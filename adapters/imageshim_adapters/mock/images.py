@@ -70,3 +70,25 @@ def png_size(data: bytes) -> tuple[int, int]:
         raise ValueError("not a PNG")
     width, height = struct.unpack(">II", data[16:24])
     return width, height
+
+
+def with_text(png: bytes, key: str, text: str) -> bytes:
+    """``png`` with a ``tEXt`` chunk ``key``=``text`` right after its header (readers ignore it; tests read
+    it to tell what an image was made from)."""
+    chunk = _chunk(b"tEXt", key.encode("latin-1") + b"\0" + text.encode("latin-1"))
+    return png[:33] + chunk + png[33:]
+
+
+def png_text(png: bytes) -> dict[str, str]:
+    """The ``tEXt`` chunks of a PNG, as a dict."""
+    out: dict[str, str] = {}
+    position = 8
+    while position + 8 <= len(png):
+        length, kind = struct.unpack(">I4s", png[position : position + 8])
+        if kind == b"tEXt":
+            key, _, value = png[position + 8 : position + 8 + length].partition(b"\0")
+            out[key.decode("latin-1")] = value.decode("latin-1")
+        if kind == b"IEND":
+            break
+        position += 12 + length
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from imageshim.adapterkit import (
     AdapterResult,
@@ -21,6 +21,7 @@ from imageshim.adapterkit import (
     post,
 )
 
+from .edit import build_form
 from .wire import build_body, parse_reply
 
 __all__ = ["OpenAIAdapter"]
@@ -36,6 +37,7 @@ class OpenAIAdapter(ImageAdapter):
     base_url_env: ClassVar[str | None] = "OPENAI_BASE_URL"
     default_base_url: ClassVar[str | None] = "https://api.openai.com/v1"
     max_calls_per_request: ClassVar[int] = 1
+    supports_edits: ClassVar[bool] = True
 
     def profile(self, spec: ModelSpec) -> ModelSpec:
         """OpenAI serves the catalog's facts as they are: they come from OpenAI's own documents, and a model
@@ -56,28 +58,23 @@ class OpenAIAdapter(ImageAdapter):
     def _total(self, call: ImageCall) -> float:
         return call.timeout if call.timeout is not None else (self.settings.timeout or self.default_timeout)
 
+    def _request(self, call: ImageCall, spec: ModelSpec) -> dict[str, Any]:
+        """The keywords of one post: JSON to /images/generations, or the multipart form to /images/edits."""
+        kwargs: dict[str, Any] = {
+            "provider": self.name,
+            "total": self._total(call),
+            "connect": self.settings.connect_timeout,
+            "headers": self._headers(),
+        }
+        if call.is_edit:
+            fields, files = build_form(call, spec)
+            return {**kwargs, "url": f"{self.base_url}/images/edits", "data": fields, "files": files}
+        return {**kwargs, "url": f"{self.base_url}/images/generations", "json": build_body(call, spec)}
+
     def generate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
         (call,) = calls
-        response = post(
-            self.http_client,
-            f"{self.base_url}/images/generations",
-            provider=self.name,
-            total=self._total(call),
-            connect=self.settings.connect_timeout,
-            json=build_body(call, spec),
-            headers=self._headers(),
-        )
-        return parse_reply(response)
+        return parse_reply(post(self.http_client, **self._request(call, spec)))
 
     async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
         (call,) = calls
-        response = await apost(
-            self.async_http_client,
-            f"{self.base_url}/images/generations",
-            provider=self.name,
-            total=self._total(call),
-            connect=self.settings.connect_timeout,
-            json=build_body(call, spec),
-            headers=self._headers(),
-        )
-        return parse_reply(response)
+        return parse_reply(await apost(self.async_http_client, **self._request(call, spec)))

@@ -90,8 +90,20 @@ def _check_extra_body(extra: Mapping[str, Any], spec: ModelSpec) -> None:
             )
 
 
+def _end_user_field(call: ImageCall, spec: ModelSpec) -> str:
+    """``safety_identifier`` when the caller named the id so (``ImageCall.end_user_field``) and the target
+    takes it (SDK 3.57: GPT image models); else ``user``, which every API version accepts (the official
+    CreateImageRequest schema of 2026-08-21 lists only ``user``; SDK 3.57 keeps it "for backward
+    compatibility"), so a caller's ``user`` is sent as it always was."""
+    asked = call.end_user_field
+    return "safety_identifier" if asked == "safety_identifier" and spec.safety_identifier else "user"
+
+
 def build_body(call: ImageCall, spec: ModelSpec) -> dict[str, Any]:
-    """Only what the target model accepts: GPT image models never get style or response_format.
+    """Only what the target model accepts: GPT image models never get style or response_format; the
+    SDK 3.57 parameters (complexity, frame_count, frame_duration_ms, svg) and the end-user id's field are
+    sent as the mapping left them (set only where the target takes them). The multipart edit form sends
+    the same fields.
 
     Raises :class:`BadRequestError` (before any I/O) for ``extra_body`` keys a GPT image target must not get.
     """
@@ -110,11 +122,12 @@ def build_body(call: ImageCall, spec: ModelSpec) -> dict[str, Any]:
         value = getattr(call, field)
         if value is not None:
             body[field] = value
+    for field in ("complexity", "frame_count", "frame_duration_ms", "svg"):
+        value = getattr(call, field)
+        if value is not None:
+            body[field] = dict(value) if field == "svg" else value
     if call.end_user_id is not None:
-        # `user` is in the official CreateImageRequest schema for every model; SDK 3.x adds
-        # `safety_identifier` as its successor, but the schema we validate against (2026-08-21) does not
-        # list it yet: `user` is the field every API version accepts (safe choice).
-        body["user"] = call.end_user_id
+        body[_end_user_field(call, spec)] = call.end_user_id
     if call.extra_body:
         body.update(call.extra_body)  # the caller's own fields, as the SDK's extra_body does
     return body

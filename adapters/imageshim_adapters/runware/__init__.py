@@ -4,10 +4,17 @@ Several :class:`ImageCall` values (n split for models that make one image per ta
 tasks in ONE request body. Results are matched by ``taskUUID`` (the call's ``call_id``); a partly failed
 batch returns what succeeded with the failures listed. After a lost reply, :meth:`poll` asks Runware
 for the tasks' results (``getResponse``) so that a finished, paid-for image is not generated twice.
+
+Edits (calls with ``images``) are imageInference tasks with ``inputs.referenceImages`` and ``inputs.mask``
+for the models in :data:`EDIT_INPUTS`; a call Runware cannot take (an edit for DALL·E, more images than the
+model takes, a mask/markup/fidelity or SDK 3.57 option Runware does not document) is refused with a
+:class:`BadRequestError` before any request. Options go in ``settings`` or ``providerSettings.openai``
+(:mod:`.shape`: the other is sent once when Runware refuses one as unknown, and remembered).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -15,6 +22,7 @@ from imageshim.adapterkit import (
     AdapterResult,
     APIError,
     APIStatusError,
+    BadRequestError,
     HTTPReply,
     ImageAdapter,
     ImageCall,
@@ -32,8 +40,9 @@ from imageshim.adapterkit import (
 
 from .reply import TaskResult, by_task, error_for, parse_reply, task_errors
 from .request import AIR, build_task, output_format_of, poll_task
+from .shape import MEMORY, refused
 
-__all__ = ["RunwareAdapter"]
+__all__ = ["EDIT_INPUTS", "RunwareAdapter"]
 
 _URL_AND_B64 = ("url", "b64_json")
 _FORMATS = ("png", "jpeg", "webp")
@@ -47,6 +56,14 @@ _COMMON: dict[str, Any] = {
     "streaming": False,
     "revised_prompt": False,  # no revised_prompt is documented for Runware (UNCERTAIN): report none
     "auto_size": False,
+    # The openai SDK 3.57 options (complexity, gif/svg output and their frames, safety_identifier) are not
+    # in any Runware schema (runware.md, its 2026-10 update): the core drops or refuses them, with a warning.
+    "complexities": (),
+    "safety_identifier": False,
+    "fact_sources": {
+        "output_formats": "runware.md section 2 (outputFormat JPG/PNG/WEBP)",
+        "complexities": "runware.md 2026-10 update (OpenaiGptImage2Params lists no complexity)",
+    },
 }
 _GPT_IMAGE_2: dict[str, Any] = {
     **_COMMON,
@@ -56,7 +73,14 @@ _GPT_IMAGE_2: dict[str, Any] = {
     "sizes": (),
     "default_size": "1024x1024",
     "max_n": 20,
-    "backgrounds": (),  # providerSettings.openai takes quality and moderation only (runware.md §4)
+    # Runware's page lists quality auto/high/medium/low only (runware.md §4), for 2.5 too (UNCERTAIN: no
+    # source lists 2.5's): OpenAI's xhigh/max are mapped to high by the core, with a warning.
+    "qualities": ("low", "medium", "high", "auto"),
+    "default_quality": "auto",
+    # `settings.background` (runware.md "2026-10 update": runware-sdk PR #281, Runware's ComfyUI workflow
+    # sends "opaque"). Only "opaque" is seen in a Runware source: "transparent" (a preview on OpenAI) and
+    # "auto" are dropped by the core with a warning rather than paid for and possibly ignored (UNCERTAIN).
+    "backgrounds": ("opaque",),
     "styles": (),
     "moderations": ("auto", "low"),
     "prompt_min": 2,
@@ -93,12 +117,71 @@ OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 
+#: How many input images an edit (``inputs.referenceImages``) may carry per model on Runware; a model not
+#: listed takes no edit. The GPT image models take up to 16 (runware.md "2026-10 update": SDK ``IInputs``;
+#: users.md §4: 16 for 1.5; GPT Image 2's page lists "Image to Image, Edit"); UNCERTAIN for 1 and 1 Mini,
+#: which no Runware page describes. DALL·E 2/3 on Runware are text-to-image only (runware.md §3).
+#: The core should own this as a catalog fact ("max input images per edit", per provider), like max_n.
+EDIT_INPUTS: dict[str, int] = {
+    "gpt-image-1": 16,
+    "gpt-image-1-mini": 16,
+    "gpt-image-1.5": 16,
+    "gpt-image-2": 16,
+    "gpt-image-2.5-sunburst": 16,
+    "gpt-image-2.5-flare": 16,
+}
+#: ImageCall fields no Runware source documents for any OpenAI model: never sent. The core should drop
+#: or refuse them from the profile; a call that still carries one is refused here, before the network.
+_UNDOCUMENTED = ("markup", "input_fidelity", "complexity", "frame_count", "frame_duration_ms", "svg")
+_OUTPUT_FORMATS = frozenset(_FORMATS)
+
+
+def _check(calls: Sequence[ImageCall], spec: ModelSpec) -> None:
+    """Refuse, before any request, a call Runware cannot take for ``spec`` (see :data:`EDIT_INPUTS`)."""
+    for call in calls:
+        for field in _UNDOCUMENTED:
+            if getattr(call, field) is not None:
+                raise _refusal(
+                    f"runware: {field!r} is not sent to Runware: no Runware source documents it for "
+                    f"{spec.id}. Leave it out, or route to a provider that takes it.",
+                    field,
+                )
+        if call.output_format is not None and call.output_format not in _OUTPUT_FORMATS:
+            raise _refusal(
+                f"runware: output_format {call.output_format!r} is not offered by Runware for {spec.id}; "
+                f"it makes {', '.join(_FORMATS)}.",
+                "output_format",
+            )
+        if not call.is_edit:
+            if call.mask is not None:
+                raise _refusal("runware: a mask needs an image to apply to.", "mask")
+            continue
+        most = EDIT_INPUTS.get(spec.id, 0)
+        if most == 0:
+            served = ", ".join(sorted(EDIT_INPUTS))
+            raise _refusal(
+                f"runware: {spec.id} takes no input images on Runware (text to image only); edits on "
+                f"Runware: {served}.",
+                "model",
+            )
+        if len(call.images) > most:
+            raise _refusal(
+                f"runware: {spec.id} takes at most {most} input images on Runware; got {len(call.images)}.",
+                "image",
+            )
+
+
+def _refusal(message: str, param: str) -> BadRequestError:
+    return BadRequestError(message, code="invalid_value", param=param, provider="runware")
+
+
 class RunwareAdapter(ImageAdapter):
     name: ClassVar[str] = "runware"
     api_key_env: ClassVar[str | None] = "RUNWARE_API_KEY"
     base_url_env: ClassVar[str | None] = "RUNWARE_BASE_URL"
     default_base_url: ClassVar[str | None] = "https://api.runware.ai/v1"
     max_calls_per_request: ClassVar[int] = 20
+    supports_edits: ClassVar[bool] = True
     #: recovery after a lost reply (getResponse polls, scheduled by the core): at most 8 s of the call's
     #: deadline, polls from 0.5 s apart doubling to 2 s, each bounded by 5 s (it answers at once)
     recovery_reserve: ClassVar[float] = 8.0
@@ -190,16 +273,67 @@ class RunwareAdapter(ImageAdapter):
         result.cost_usd = round(sum(costs), 6) if len(costs) == len(result.images) else None
         return result
 
-    # ----- generate ------------------------------------------------------------------------------------
+    # ----- generate (and edit) ---------------------------------------------------------------------------
+    # The two drivers below differ only in how they post; what to send and what a reply means is decided
+    # once, in _first / _second / _settle.
     def generate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
-        kwargs = self._post([build_task(c, AIR[spec.id]) for c in calls], calls[0].timeout)
+        kwargs, shapes = self._first(calls, spec)
+        started = time.monotonic()
         response = post(self.http_client, self.base_url, **kwargs)
+        second = self._second(response, calls, spec, shapes, kwargs["total"] - (time.monotonic() - started))
+        if second is not None:
+            response = post(self.http_client, self.base_url, **second)
+            self._settle(response, spec, shapes)
         return self._result(response, calls)
 
     async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
-        kwargs = self._post([build_task(c, AIR[spec.id]) for c in calls], calls[0].timeout)
+        kwargs, shapes = self._first(calls, spec)
+        started = time.monotonic()
         response = await apost(self.async_http_client, self.base_url, **kwargs)
+        second = self._second(response, calls, spec, shapes, kwargs["total"] - (time.monotonic() - started))
+        if second is not None:
+            response = await apost(self.async_http_client, self.base_url, **second)
+            self._settle(response, spec, shapes)
         return self._result(response, calls)
+
+    def _first(self, calls: Sequence[ImageCall], spec: ModelSpec) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The first request's arguments, and the option objects to try (the first is in the body; none
+        when the tasks carry no options, so there is nothing to switch)."""
+        _check(calls, spec)
+        air = AIR[spec.id]
+        shapes = tuple(MEMORY.order(self.base_url, air))
+        tasks = [build_task(c, air, shapes[0]) for c in calls]
+        if not any(shapes[0] in t for t in tasks):
+            shapes = ()
+        return self._post(tasks, calls[0].timeout), shapes
+
+    def _second(
+        self,
+        response: HTTPReply,
+        calls: Sequence[ImageCall],
+        spec: ModelSpec,
+        shapes: tuple[str, ...],
+        left: float,
+    ) -> dict[str, Any] | None:
+        """The request to send instead when Runware refused the first one's option object as unknown
+        (nothing ran: a validation error about that object only), else None. The tasks keep their
+        taskUUIDs: they are the core's ids for this attempt, under which a lost reply is looked up. It gets
+        what is left of the request's time (``left`` seconds)."""
+        if len(shapes) < 2 or response.status_code < 400 or response.status_code >= 500:
+            return None
+        try:
+            reply = parse_reply(response, parse_json(response, self.name))
+        except APIError:
+            return None  # not a reply we can read: _result reports it
+        if not refused(response.status_code, reply, shapes[0]):
+            return None
+        air = AIR[spec.id]
+        return self._post([build_task(c, air, shapes[1]) for c in calls], max(0.001, left))
+
+    def _settle(self, response: HTTPReply, spec: ModelSpec, shapes: tuple[str, ...]) -> None:
+        """After the second object was sent: remember it when Runware took it (any reply past validation)."""
+        if response.status_code < 400:
+            MEMORY.learn(self.base_url, AIR[spec.id], shapes[0], shapes[1])
 
     # ----- look up tasks whose reply was lost ----------------------------------------------------------
     # UNCERTAIN (runware.md §5): getResponse is documented for tasks sent with deliveryMethod "async"; that

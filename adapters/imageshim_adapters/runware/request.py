@@ -2,19 +2,40 @@
 
 Facts from Runware's docs (see research/runware.md): the body is a JSON array of tasks, each with a client
 UUID v4 ``taskUUID``. Replies are read in :mod:`.reply`. Pure functions; no I/O here.
+
+Options (quality, style, moderation, background) travel in one of two objects (runware.md, "2026-10
+update"): ``providerSettings.openai`` (DALL·E 3's recorded bodies, GPT Image 1.x, mid-2026 GPT Image 2) or
+``settings`` (Runware's 2026-10 schema for GPT Image 2 and 2.5). :data:`OPTION_SHAPES` says which a model
+gets first and which is tried once when Runware refuses the first (see :mod:`.shape`).
+
+Edits are imageInference tasks too: the input images go in ``inputs.referenceImages`` and the mask in
+``inputs.mask``, as data URIs.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from imageshim.adapterkit import (
     BadRequestError,
     ImageCall,
+    InputImage,
 )
 
-__all__ = ["AIR", "PROVIDER", "build_task", "output_format_for", "output_format_of", "poll_task"]
+__all__ = [
+    "AIR",
+    "OPTION_SHAPES",
+    "PROVIDER",
+    "PROVIDER_SETTINGS",
+    "SETTINGS",
+    "build_task",
+    "data_uri",
+    "output_format_for",
+    "output_format_of",
+    "poll_task",
+]
 
 PROVIDER = "runware"
 
@@ -28,6 +49,24 @@ AIR: dict[str, str] = {
     "gpt-image-2": "openai:gpt-image@2",
     "gpt-image-2.5-sunburst": "openai:gpt-image@2.5-sunburst",
     "gpt-image-2.5-flare": "openai:gpt-image@2.5-flare",
+}
+#: the two objects Runware has taken a model's options in (runware.md "2026-10 update")
+PROVIDER_SETTINGS = "providerSettings"
+SETTINGS = "settings"
+#: AIR -> where its options go, first choice first; a second entry is what is tried once when Runware
+#: refuses the first as unknown (a validation error: nothing ran). runware-sdk 1.8.0 (schemas of
+#: 2026-10): GPT Image 2 lists `settings` and no `providerSettings`; GPT Image 1.5 takes both; 1.5.5 (2026-06)
+#: took `providerSettings` only. GPT Image 1 / 1 Mini are not described (UNCERTAIN: treated like 1.5).
+#: DALL·E 2/3 keep `providerSettings` only: the recorded bodies, and no source names `settings` for them.
+OPTION_SHAPES: dict[str, tuple[str, ...]] = {
+    AIR["dall-e-2"]: (PROVIDER_SETTINGS,),
+    AIR["dall-e-3"]: (PROVIDER_SETTINGS,),
+    AIR["gpt-image-1"]: (PROVIDER_SETTINGS, SETTINGS),
+    AIR["gpt-image-1-mini"]: (PROVIDER_SETTINGS, SETTINGS),
+    AIR["gpt-image-1.5"]: (PROVIDER_SETTINGS, SETTINGS),
+    AIR["gpt-image-2"]: (SETTINGS, PROVIDER_SETTINGS),
+    AIR["gpt-image-2.5-sunburst"]: (SETTINGS, PROVIDER_SETTINGS),
+    AIR["gpt-image-2.5-flare"]: (SETTINGS, PROVIDER_SETTINGS),
 }
 _OUTPUT_FORMAT = {"png": "PNG", "jpeg": "JPG", "webp": "WEBP"}
 #: outputQuality bounds on every OpenAI model page on Runware (runware.md §2, §4: integer 20..99)
@@ -63,11 +102,16 @@ _SETTING_KEYWORD = {
 }
 
 
-def build_task(call: ImageCall, air: str) -> dict[str, Any]:
+def build_task(call: ImageCall, air: str, shape: str | None = None) -> dict[str, Any]:
     """One imageInference task. Only documented fields; the recorded DALL·E 3 bodies carry exactly
     taskType, taskUUID, model, positivePrompt, width, height and providerSettings.openai.quality, and so
     do ours for the same call, plus ``includeCost`` (and ``style`` when given, ``numberResults`` when
     above its default 1, ``outputType`` only when it is not the default "URL", ``outputFormat`` when asked).
+
+    ``shape`` is where the options go (``"settings"`` or ``"providerSettings"``; default: the model's
+    first choice in :data:`OPTION_SHAPES`). An edit adds ``inputs.referenceImages`` (in the caller's order)
+    and ``inputs.mask``. The SDK 3.57 fields of :class:`ImageCall` (complexity, frames, svg) are never sent:
+    Runware documents none of them (the adapter refuses a call that carries one before this is reached).
 
     Raises :class:`BadRequestError`, before the request is sent, when ``extra_body`` would change a field
     the adapter sets itself, or when ``output_compression`` has no Runware equivalent.
@@ -91,11 +135,13 @@ def build_task(call: ImageCall, air: str) -> dict[str, Any]:
         task["outputQuality"] = _output_quality(call.output_compression)
     # `cost` (USD) comes back only with includeCost=true (default false; runware.md §2, §5). It adds a
     # field to the reply and changes nothing else: resp.imageshim.cost_usd is then what Runware charged.
+    if call.images:
+        task["inputs"] = _inputs(call)
     task["includeCost"] = True
     # UNCERTAIN (runware.md §3): Runware does not document DALL·E 3's defaults for quality/style. When the
     # caller gives none we send none, exactly as the recorded bodies do (they carry quality only because
     # it was asked), rather than guess OpenAI's defaults (standard, vivid) on Runware's behalf.
-    settings = {
+    options = {
         k: v
         for k, v in (
             ("quality", call.quality),
@@ -105,14 +151,18 @@ def build_task(call: ImageCall, air: str) -> dict[str, Any]:
         )
         if v
     }
-    if air == AIR["dall-e-2"] and settings.get("quality") == "standard":
+    if air == AIR["dall-e-2"] and options.get("quality") == "standard":
         # DALL·E 2 on Runware is "Standard only" with no provider settings (runware.md §3): its one quality
         # is what it makes anyway, so sending it could only be refused.
-        del settings["quality"]
-    if settings:
-        task["providerSettings"] = {"openai": settings}
+        del options["quality"]
+    if options:
+        # UNCERTAIN: `settings` is documented with quality and background (runware-sdk PR #281, Runware's
+        # ComfyUI workflow); moderation was documented under providerSettings.openai and is sent in the
+        # same object as the rest rather than split across two.
+        shape = shape or OPTION_SHAPES.get(air, (PROVIDER_SETTINGS,))[0]
+        task[shape] = {"openai": options} if shape == PROVIDER_SETTINGS else options
     if call.extra_body:
-        _merge_extra(task, call.extra_body)
+        _merge_extra(task, call.extra_body, options)
     return task
 
 
@@ -149,15 +199,19 @@ def _refuse(field: str, why: str) -> BadRequestError:
     )
 
 
-def _merge_extra(task: dict[str, Any], extra: Mapping[str, Any]) -> None:
+def _merge_extra(task: dict[str, Any], extra: Mapping[str, Any], options: Mapping[str, Any]) -> None:
     """The caller's own Runware task fields (e.g. ``ttl``, ``safety``, ``webhookURL``), added to ``task``.
 
     A field the adapter sets (or whose Runware default the shim relies on) may only repeat that value;
-    ``providerSettings`` is merged, refusing a key that would change one the adapter set from a keyword.
+    ``providerSettings`` and ``settings`` are merged, refusing a key that would change an option the adapter
+    set from a keyword (wherever the adapter put it: Runware might read either object).
     """
     for key, value in extra.items():
-        if key == "providerSettings":
-            task["providerSettings"] = _merge_settings(task.get("providerSettings"), value)
+        if key == PROVIDER_SETTINGS:
+            task[key] = _merge_provider_settings(task.get(key), value, options)
+            continue
+        if key == SETTINGS:
+            task[key] = _merge_options(task.get(key), value, options, SETTINGS)
             continue
         owned = key in _OWNED or key in task
         if owned and value != task.get(key, _DEFAULTS.get(key)):
@@ -165,18 +219,51 @@ def _merge_extra(task: dict[str, Any], extra: Mapping[str, Any]) -> None:
         task[key] = value
 
 
-def _merge_settings(ours: Any, theirs: Any) -> dict[str, Any]:
+def _merge_provider_settings(ours: Any, theirs: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(theirs, Mapping) or not all(isinstance(v, Mapping) for v in theirs.values()):
-        raise _refuse("providerSettings", 'it must be an object of objects, e.g. {"openai": {...}}')
+        raise _refuse(PROVIDER_SETTINGS, 'it must be an object of objects, e.g. {"openai": {...}}')
     merged: dict[str, Any] = {k: dict(v) for k, v in (ours or {}).items()}
     for provider, settings in theirs.items():
-        into = merged.setdefault(provider, {})
-        for key, value in settings.items():
-            if key in into and into[key] != value:
-                field = f"providerSettings.{provider}.{key}"
-                raise _refuse(field, f"pass {_SETTING_KEYWORD.get(key, key)} instead")
-            into[key] = value
+        known = options if provider == "openai" else {}
+        merged[provider] = _merge_options(
+            merged.get(provider), settings, known, f"{PROVIDER_SETTINGS}.{provider}"
+        )
     return merged
+
+
+def _merge_options(ours: Any, theirs: Any, options: Mapping[str, Any], where: str) -> dict[str, Any]:
+    if not isinstance(theirs, Mapping):
+        raise _refuse(where, "it must be an object")
+    into: dict[str, Any] = dict(ours or {})
+    for key, value in theirs.items():
+        mine = into.get(key, options.get(key))
+        if (key in into or key in options) and mine != value:
+            raise _refuse(f"{where}.{key}", f"pass {_SETTING_KEYWORD.get(key, key)} instead")
+        into[key] = value
+    return into
+
+
+def _inputs(call: ImageCall) -> dict[str, Any]:
+    """An edit's ``inputs``: the images in the caller's order (the first is the one the mask applies to,
+    as on OpenAI) and the mask. Data URIs rather than Runware's ``imageUpload`` task: see :func:`data_uri`."""
+    inputs: dict[str, Any] = {"referenceImages": [data_uri(image) for image in call.images]}
+    if call.mask is not None:
+        inputs["mask"] = data_uri(call.mask)
+    return inputs
+
+
+def data_uri(image: InputImage) -> str:
+    """``data:<media type>;base64,<bytes>``, which ``inputs.referenceImages`` and ``inputs.mask`` take
+    (runware.md §4: "UUID, URL, data URI or base64").
+
+    Chosen over Runware's ``imageUpload`` task (runware.ai/docs/platform/image-upload) because an upload is
+    a second round trip before the paid one (a second place for a reply to be lost), keeps a copy on
+    Runware for 30 days after last use, and is stored "with a maximum of 2048 pixels in width or height",
+    which would shrink inputs GPT Image 2 takes up to 3840. UNCERTAIN: no source states a size limit for a
+    data URI in an imageInference body (the core's input checks bound each image, as OpenAI's 50 MB does),
+    nor whether Runware resizes inline inputs itself.
+    """
+    return f"data:{image.media_type};base64,{base64.b64encode(image.data).decode('ascii')}"
 
 
 def poll_task(task_uuid: str) -> dict[str, Any]:

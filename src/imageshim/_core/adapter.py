@@ -106,6 +106,9 @@ class ImageCall:
     background: str | None = None
     moderation: str | None = None
     end_user_id: str | None = None
+    #: the name the caller gave the end-user id: "user" or "safety_identifier" (SDK 3.57's successor);
+    #: the OpenAI wire sends the id under safety_identifier only when the caller used it and the target takes it
+    end_user_field: str = "user"
     extra_body: Mapping[str, Any] | None = None
     timeout: float | None = None
     #: SDK 3.57 generate/edit parameters, set only where the target takes them

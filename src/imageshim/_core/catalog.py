@@ -50,6 +50,13 @@ class ModelSpec:
 
     A size is valid when it is in ``sizes`` or, with a ``size_rule``, when the rule allows it
     (``"auto"`` is valid only when listed in ``sizes`` or ``auto_size`` is true).
+
+    The openai SDK 3.57 parameters are facts too: ``complexities`` (the ``complexity`` values taken; empty:
+    none), ``"gif"`` / ``"svg"`` in ``output_formats`` (GIF output also takes ``frame_count`` and
+    ``frame_duration_ms``, SVG output the ``svg`` object), ``"xhigh"`` / ``"max"`` in ``qualities``, and
+    ``safety_identifier`` (the end-user id may be sent under that name; else only as ``user``).
+    ``fact_sources`` names the source of each of these where it differs from ``capability_source``. The
+    defaults say "not taken", so a provider profile that does not know a fact leaves it off.
     """
 
     id: str
@@ -80,6 +87,10 @@ class ModelSpec:
     price_per_image: Mapping[str, Mapping[str, float]] | None = None
     price_per_token: Mapping[str, float] | None = None
     price_source: str | None = None
+    complexities: tuple[str, ...] = ()
+    safety_identifier: bool = False
+    #: the source of a fact (``"complexities"``, ``"output_formats"`` ...) when not ``capability_source``
+    fact_sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: the facts set by the user's ``[[models]]`` entries: a provider's profile leaves them as they are
     user_fields: frozenset[str] = frozenset()
 
@@ -114,6 +125,15 @@ class ModelSpec:
             parts.append("'auto'")
         return "; or ".join(parts)
 
+    def source_of(self, fact: str) -> str | None:
+        """Where ``fact`` (a field name) comes from."""
+        if fact in self.user_fields:
+            return self.capability_source
+        return self.fact_sources.get(fact, self.capability_source)
+
+    def takes_output(self, output_format: str) -> bool:
+        return output_format in self.output_formats
+
     def with_changes(self, changes: Mapping[str, Any]) -> ModelSpec:
         """A copy with ``changes`` applied (values already of the field's type, or raw data)."""
         return dataclasses.replace(self, **_coerce(changes))
@@ -131,6 +151,7 @@ _TUPLE_FIELDS = (
     "output_formats",
     "backgrounds",
     "moderations",
+    "complexities",
 )
 
 

@@ -8,7 +8,11 @@ Sources (full citations in MIGRATION.md):
 - SPEC: openai/openai-openapi openapi.yaml @ f85dbe22 (2026-08-21), CreateImageRequest.
 - SDK: the ``openai`` Python SDK 3.54.0, ``types/image_model.py`` and ``resources/images.py`` docstrings.
 - SDK_3_57: the same files in ``openai`` 3.57.0 (what the test environment installs), read for the models
-  research/openai.md names without facts (chatgpt-image-latest, gpt-image-2.6-*).
+  research/openai.md names without facts (chatgpt-image-latest, gpt-image-2.6-*), and for the parameters
+  it adds (``types/image_generate_params.py``): complexity, frame_count, frame_duration_ms, gif/svg output,
+  svg, quality xhigh/max, safety_identifier. Facts taken from it are cited per fact in ``fact_sources``.
+- FIELD_REPORT: research/field-report.md (2026-11-27): the Vercel AI SDK sends complexity, frame_count and
+  gif output for gpt-image-2.6 (a client's habit, not OpenAI's word: a weak second source).
 - DEPRECATIONS: OpenAI's deprecations page.
 - DALLE3_PAGE / DALLE2_PAGE: OpenAI's model pages ("deprecated and removed from the API").
 - RUNWARE_DALLE3: Runware's DALL·E 3 model page ("deactivated on May 12, 2026. Migrate to GPT Image 2.").
@@ -30,6 +34,7 @@ DALLE2_PAGE = "https://developers.openai.com/api/docs/models/dall-e-2"
 RUNWARE_DALLE3 = "https://runware.ai/docs/models/openai-dalle-3/examples"
 GPT_IMAGE_2_GUIDE = "https://github.com/openai/openai-python/blob/main/src/openai/resources/images.py"
 PRICING = "https://openai.com/api/pricing/"
+SDK_3_57_PARAMS = "https://pypi.org/project/openai/3.57.0/ (types/image_generate_params.py)"
 RUNWARE_GPT_IMAGE_2 = "https://runware.ai/docs/models/openai-gpt-image-2"
 
 # GPT Image 2 custom sizes: both edges multiples of 16, long:short <= 3:1, max edge 3840, and
@@ -58,6 +63,21 @@ _GPT_IMAGE_COMMON: dict[str, Any] = {
     "revised_prompt": False,
     "streaming": True,
     "usage": True,
+    # SDK 3.57: `safety_identifier` is a parameter of the endpoint, for every GPT image model it names
+    # ("A non-empty value takes precedence over the deprecated `user` parameter").
+    "safety_identifier": True,
+    # SDK 3.57 names no model for `complexity` ("uses the image model's configured default"), and GIF / SVG
+    # output "require a model that supports the selected format" and preview access, without a list.
+    # UNCERTAIN for every model; the safe side for models before GPT Image 2.5: no complexity (dropped with
+    # a warning: the image is still the one asked for) and no gif/svg (refused before any request: another
+    # kind of output is never substituted, and nothing is billed). Correct either through [[models]].
+    "complexities": (),
+    "fact_sources": {"safety_identifier": SDK_3_57_PARAMS, "complexities": SDK_3_57_PARAMS},
+}
+#: what the GPT Image 2.5 / 2.6 families take of the SDK 3.57 parameters (see the entries below)
+_NEW_PARAMETERS: dict[str, Any] = {
+    "complexities": ("low", "medium", "high"),
+    "output_formats": ("png", "jpeg", "webp", "gif", "svg"),
 }
 
 MODELS: dict[str, dict[str, Any]] = {
@@ -204,10 +224,21 @@ MODELS: dict[str, dict[str, Any]] = {
 for _id in ("gpt-image-2.5-sunburst", "gpt-image-2.5-flare"):
     # Named in the SDK 3.54 ImageModel literal; quality adds xhigh/max there. Their size limits are not
     # published in any source we hold: we assume GPT Image 2's rule (UNCERTAIN; correct via [[models]]).
+    # xhigh / max: stated for these two and their 2026-09-08 snapshots only (SDK 3.57 `quality` docstring;
+    # gpt-image-2 answers 400 "does not support quality 'xhigh'": users.md, lobehub#19342).
+    # complexity, gif and svg output: UNCERTAIN (see _GPT_IMAGE_COMMON): the family that shipped with the
+    # SDK 3.x parameters is assumed to take them; a wrong guess costs a free 400 from OpenAI.
     MODELS[_id] = {
         **MODELS["gpt-image-2"],
+        **_NEW_PARAMETERS,
         "name": _id.replace("gpt-image-", "GPT Image ").replace("-", " ").title(),
         "qualities": ("low", "medium", "high", "xhigh", "max", "auto"),
+        "fact_sources": {
+            "safety_identifier": SDK_3_57_PARAMS,
+            "qualities": SDK_3_57_PARAMS,
+            "complexities": f"{SDK_3_57_PARAMS}, UNCERTAIN: no model named",
+            "output_formats": f"{SDK_3_57_PARAMS}, UNCERTAIN: gif/svg need preview access, no model named",
+        },
         "capability_source": SDK,
         "price_per_token": None,
         "price_per_image": None,
@@ -242,9 +273,17 @@ MODELS["chatgpt-image-latest"] = {
 }
 for _id in ("gpt-image-2.6-sunburst", "gpt-image-2.6-flare"):
     # Named in the SDK ImageModel literal and as replacements on the deprecations page (zh-Hans snapshot,
-    # openai.md §5): no shutdown announced.
+    # openai.md §5): no shutdown announced. complexity and gif/svg output as for 2.5 (UNCERTAIN; the Vercel
+    # AI SDK sends complexity, frame_count and gif output for 2.6: FIELD_REPORT). No xhigh/max: the SDK
+    # states them for 2.5 only (xhigh/max asked of 2.6 are sent as "high", with a warning).
     MODELS[_id] = {
         **_GPT_IMAGE_STANDARD,
+        **_NEW_PARAMETERS,
+        "fact_sources": {
+            "safety_identifier": SDK_3_57_PARAMS,
+            "complexities": f"{SDK_3_57_PARAMS} and research/field-report.md (Vercel AI SDK), UNCERTAIN",
+            "output_formats": f"{SDK_3_57_PARAMS} and research/field-report.md (Vercel AI SDK), UNCERTAIN",
+        },
         "name": _id.replace("gpt-image-", "GPT Image ").replace("-", " ").title(),
         "notice_on": None,
         "shutdown_on": None,

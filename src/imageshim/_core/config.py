@@ -23,6 +23,8 @@ ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | None
 # (a ready Config is accepted too: see load_config)
 
 DEFAULT_QUALITY_MAP: dict[str, str] = {"standard": "medium", "hd": "high"}
+#: OpenAI's advice for the retired variations endpoint: an edit asking for a variation (users.md section 4)
+DEFAULT_VARIATION_PROMPT = "A variation of this image: the same subject, composition and style, with small differences in the details."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +39,10 @@ class MappingPolicy:
     style: Literal["drop", "prompt"] = "drop"
     url: Literal["data-uri", "file", "error"] = "data-uri"
     url_dir: Path = Path(".imageshim/images")
+    #: images.create_variation: "edit" (an edit of the image on the successor, with ``variation_prompt``
+    #: and a warning) or "error" (a 400 that names the edits endpoint)
+    variations: Literal["edit", "error"] = "edit"
+    variation_prompt: str = DEFAULT_VARIATION_PROMPT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +163,12 @@ def load_config(config: ConfigSource | Config = None) -> Config:
         routes={k: tuple(v) for k, v in parsed.routes.items()},
         lifecycle=LifecyclePolicy(**parsed.lifecycle.model_dump()),
         mapping=MappingPolicy(
-            quality={**DEFAULT_QUALITY_MAP, **m.quality}, style=m.style, url=m.url, url_dir=Path(m.url_dir)
+            quality={**DEFAULT_QUALITY_MAP, **m.quality},
+            style=m.style,
+            url=m.url,
+            url_dir=Path(m.url_dir),
+            variations=m.variations,
+            variation_prompt=m.variation_prompt,
         ),
         retry=RetryPolicy(**parsed.retry.model_dump()),
         providers=providers,

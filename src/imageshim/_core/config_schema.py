@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from imageshim._core.config import DEFAULT_VARIATION_PROMPT
+
 __all__ = ["ConfigFile"]
 
 
@@ -26,6 +28,8 @@ class _Mapping(_Strict):
     style: Literal["drop", "prompt"] = "drop"
     url: Literal["data-uri", "file", "error"] = "data-uri"
     url_dir: str = ".imageshim/images"
+    variations: Literal["edit", "error"] = "edit"
+    variation_prompt: str = Field(DEFAULT_VARIATION_PROMPT, min_length=1, max_length=4000)
 
 
 class _Retry(_Strict):

@@ -3,6 +3,14 @@
 Each function decides one setting and pushes a :class:`WarningRecord` exactly when the value sent
 differs from the value asked for (changed or dropped). Requests that cannot be served raise
 :class:`BadRequestError` naming the field, the value and what the target allows.
+
+The openai SDK 3.57 parameters follow one rule: sent where the target takes them (catalog facts); mapped
+with a warning where a close equivalent exists (quality ``xhigh`` / ``max`` -> ``high``); dropped with a
+warning where they only shape the result (``complexity``; ``frame_count`` / ``frame_duration_ms`` without
+GIF output; ``svg`` without SVG output); refused where the result would be something else (GIF or SVG
+output from a model without it: the 400 names the models that have it). The combinations the SDK documents
+are kept: SVG output is made one image per request (n is split into calls, with a warning), GIF and SVG
+output are not streamed (a 400) and take no ``output_compression`` or ``partial_images`` (dropped, warned).
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
 from imageshim._core.adapter import ImageCall
-from imageshim._core.catalog import ModelSpec
+from imageshim._core.catalog import Catalog, ModelSpec, builtin_catalog
 from imageshim._core.config import MappingPolicy
 from imageshim._core.errors import BadRequestError
 from imageshim._core.sizes import fit_size, parse_size
@@ -25,6 +33,13 @@ __all__ = ["MappedRequest", "map_request"]
 
 # DALL·E-vocabulary targets (standard/hd) get GPT-image qualities through this table.
 _TO_DALLE_QUALITY = {"low": "standard", "medium": "standard", "high": "hd", "xhigh": "hd", "max": "hd"}
+# GPT-image targets without the GPT Image 2.5 tiers: the closest tier they have ([mapping] quality wins).
+_TO_GPT_QUALITY = {"xhigh": "high", "max": "high"}
+#: output formats that make another kind of result (refused, never substituted, where not offered)
+_OWN_KIND_FORMATS = ("gif", "svg")
+_FRAME_SETTINGS = ("frame_count", "frame_duration_ms")
+
+
 # OpenAI's own descriptions of the two DALL·E 3 styles, used when style = "prompt".
 STYLE_HINTS = {
     "vivid": "Style: vivid: hyper-real and dramatic, with rich, saturated color.",
@@ -74,7 +89,9 @@ class _Mapper:
         target: str,
         default_url: bool,
         requested: ModelSpec | None,
+        catalog: Catalog | None = None,
     ) -> None:
+        self.catalog = catalog
         self.default_url = default_url
         self.request = request
         self.spec = spec
@@ -147,7 +164,7 @@ class _Mapper:
         quality, named = self.inherited("quality", quote=True)
         if quality is None or quality in spec.qualities:
             return quality
-        table = _TO_DALLE_QUALITY if "hd" in spec.qualities else self.policy.quality
+        table = _TO_DALLE_QUALITY if "hd" in spec.qualities else {**_TO_GPT_QUALITY, **self.policy.quality}
         applied = table.get(quality)
         if applied not in spec.qualities:
             if quality == "auto":
@@ -208,14 +225,17 @@ class _Mapper:
         self.changed("response_format", asked, mode, f"{spec.id} returns base64 only; URLs are {how}")
         return "b64_json", mode
 
-    def n(self) -> int:
+    def n(self, output_format: str | None) -> int:
         n, spec = self.request.n, self.spec
-        if n > spec.max_n:
-            calls = -(-n // spec.max_n)
-            self.changed(
-                "n", n, spec.max_n, f"{spec.id} makes at most {spec.max_n} per call; sent {calls} calls"
-            )
-        return min(n, spec.max_n)
+        # SVG output "requires n=1" (SDK 3.57): n images are n requests of one.
+        if output_format == "svg":
+            most, why = 1, "SVG output is made one image per request"
+        else:
+            most, why = spec.max_n, f"{spec.id} makes at most {spec.max_n} per call"
+        if n > most:
+            calls = -(-n // most)
+            self.changed("n", n, most, f"{why}; sent {calls} calls")
+        return min(n, most)
 
     def optional(self, setting: str, value: Any, allowed: tuple[str, ...]) -> Any:
         """Settings the target either takes (from ``allowed``) or has no notion of at all."""
@@ -226,12 +246,73 @@ class _Mapper:
         self.dropped(setting, value, f"{self.spec.id} has no {setting} option; {value!r} was not sent")
         return None
 
-    def end_user(self) -> str | None:
-        user = self.request.user
-        if user is not None and not self.spec.end_user_id:
-            self.dropped("user", user, f"{self.target} takes no end-user id; 'user' was not sent")
-            return None
-        return user
+    def end_user(self) -> tuple[str | None, str]:
+        """The end-user id to send, and the name the caller gave it."""
+        given = self.request.end_user
+        if given is None:
+            return None, "user"
+        field, value = given
+        if not self.spec.end_user_id:
+            self.dropped(field, value, f"{self.target} takes no end-user id; {field!r} was not sent")
+            return None, field
+        return value, field
+
+    # ----- the openai SDK 3.57 parameters --------------------------------------------------------------
+    def output_format(self) -> str | None:
+        value, spec = self.request.output_format, self.spec
+        if value in _OWN_KIND_FORMATS and value not in spec.output_formats:
+            catalog = self.catalog if self.catalog is not None else builtin_catalog()
+            having = sorted(s.id for s in catalog if value in s.output_formats)
+            offered = ", ".join(repr(f) for f in spec.output_formats) or "none (no output_format option)"
+            raise BadRequestError(
+                f"Invalid value for 'output_format': {value!r} is not offered by {spec.id} on {self.target}. "
+                f"Allowed for {spec.id}: {offered}. Models with {value} output: "
+                f"{', '.join(having) or 'none in the catalog'} (route the request to one of them; imageshim "
+                "never substitutes another kind of image).",
+                code="invalid_value",
+                param="output_format",
+            )
+        applied: str | None = self.optional("output_format", value, spec.output_formats)
+        return applied
+
+    def complexity(self) -> str | None:
+        value, spec = self.request.complexity, self.spec
+        if value is None or value in spec.complexities:
+            return value
+        if spec.complexities:
+            raise _bad("complexity", value, spec, ", ".join(repr(c) for c in spec.complexities))
+        self.dropped(
+            "complexity",
+            value,
+            f"{spec.id} has no complexity option; {value!r} was not sent (its own planning effort applies)",
+        )
+        return None
+
+    def frames(self, output_format: str | None) -> tuple[int | None, int | None]:
+        if output_format == "gif":
+            return self.request.frame_count, self.request.frame_duration_ms
+        for setting in _FRAME_SETTINGS:
+            value = getattr(self.request, setting)
+            if value is not None:
+                self.dropped(
+                    setting,
+                    value,
+                    f"{setting} applies to output_format='gif' only; the output is "
+                    f"{output_format or 'the default png'}, so it was not sent",
+                )
+        return None, None
+
+    def svg(self, output_format: str | None) -> dict[str, Any] | None:
+        value = self.request.svg
+        if value is None or output_format == "svg":
+            return value
+        self.dropped(
+            "svg",
+            value,
+            f"svg settings apply to output_format='svg' only; the output is "
+            f"{output_format or 'the default png'}, so they were not sent",
+        )
+        return None
 
     def output_compression(self, output_format: str | None) -> int | None:
         value = self.request.output_compression
@@ -256,6 +337,7 @@ def map_request(
     default_url: bool = False,
     requested: ModelSpec | None = None,
     lifecycle: tuple[WarningRecord, ...] = (),
+    catalog: Catalog | None = None,
 ) -> MappedRequest:
     """Map ``request`` onto ``spec`` (already profiled for the provider behind ``target``).
 
@@ -263,31 +345,36 @@ def map_request(
     ``requested``: the catalog entry of the model the caller named; when the target is another model,
     its default size and quality stand in for the ones the caller left out.
     ``lifecycle``: the route's warnings for this target, reported before the mapping's own.
+    ``catalog``: where the models named in a refusal are looked up (default: the built-in catalog).
     """
-    m = _Mapper(request, spec, policy, target, default_url, requested)
+    m = _Mapper(request, spec, policy, target, default_url, requested, catalog)
     prompt = m.prompt()
     width, height = m.size()
     quality = m.quality()
     style, prompt = m.style(prompt)
     response_format, url_mode = m.response_format()
-    per_call = m.n()
+    output_format = m.output_format()
+    per_call = m.n(output_format)
     if request.stream and not spec.streaming:
         raise _bad("stream", True, spec, "stream=False (this target does not stream partial images)")
+    if request.stream and output_format in _OWN_KIND_FORMATS:
+        raise _bad("stream", True, spec, f"stream=False with output_format={output_format!r} (not streamed)")
     if request.partial_images:
         m.dropped(
             "partial_images",
             request.partial_images,
             "imageshim's adapters return whole images: only the final image_generation.completed event is sent",
         )
-    output_format = m.optional("output_format", request.output_format, spec.output_formats)
     background = m.optional("background", request.background, spec.backgrounds)
-    if background == "transparent" and output_format == "jpeg":
+    if background == "transparent" and output_format not in (None, "png", "webp"):
         raise _bad(
             "background",
             background,
             spec,
-            "'opaque' or 'auto' with jpeg output (transparency needs png or webp)",
+            f"'opaque' or 'auto' with {output_format} output (transparency needs png or webp)",
         )
+    frame_count, frame_duration_ms = m.frames(output_format)
+    end_user_id, end_user_field = m.end_user()
     template = ImageCall(
         call_id="",
         model=spec.id,
@@ -302,7 +389,12 @@ def map_request(
         output_compression=m.output_compression(output_format),
         background=background,
         moderation=m.optional("moderation", request.moderation, spec.moderations),
-        end_user_id=m.end_user(),
+        end_user_id=end_user_id,
+        end_user_field=end_user_field,
         extra_body=request.extra_body,
+        complexity=m.complexity(),
+        frame_count=frame_count,
+        frame_duration_ms=frame_duration_ms,
+        svg=m.svg(output_format),
     )
     return MappedRequest(target, spec, template, request.n, per_call, url_mode, (*lifecycle, *m.warnings))

@@ -11,9 +11,10 @@ The base64 is decoded in slices, so checking a 16 MiB image holds one slice at a
 from __future__ import annotations
 
 import binascii
+import struct
 import sys
 
-__all__ = ["MEDIA_EXTENSIONS", "check_base64_image", "sniff"]
+__all__ = ["MEDIA_EXTENSIONS", "check_base64_image", "inspect_image", "sniff"]
 
 #: the image media types imageshim passes on, and their file extensions
 MEDIA_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
@@ -70,3 +71,81 @@ def check_base64_image(b64: str) -> str:
         except (binascii.Error, ValueError) as exc:
             raise ValueError(f"the base64 does not decode after character {start} ({exc})") from None
     return media_type
+
+
+# ----- images the caller sends (edit inputs) ----------------------------------------------------------------
+def inspect_image(data: bytes) -> tuple[str, int, int, bool]:
+    """(media type, width, height, has an alpha channel) read from an image's header, without decoding
+    its pixels; ValueError saying why when the bytes are not a PNG, JPEG, WebP or GIF this can read.
+
+    PNG: IHDR (colour types 4 and 6 carry alpha, a tRNS chunk adds it); JPEG: the first SOFn frame header
+    (never alpha); WebP: VP8 / VP8L / VP8X headers (VP8X and VP8L say whether there is alpha); GIF: the
+    logical screen (alpha when a graphic control block sets a transparent colour)."""
+    media_type = sniff(data[:16])
+    if media_type == "image/png":
+        return (media_type, *_png(data))
+    if media_type == "image/jpeg":
+        return (media_type, *_jpeg(data))
+    if media_type == "image/webp":
+        return (media_type, *_webp(data))
+    if media_type == "image/gif":
+        if len(data) < 10:
+            raise ValueError("the GIF header is cut short")
+        width, height = struct.unpack("<HH", data[6:10])
+        return media_type, width, height, b"\x21\xf9\x04" in data[:4096]
+    raise ValueError("the file is not a PNG, JPEG, WebP or GIF image")
+
+
+def _png(data: bytes) -> tuple[int, int, bool]:
+    if len(data) < 33 or data[12:16] != b"IHDR":
+        raise ValueError("the PNG has no IHDR header")
+    width, height, _, colour = struct.unpack(">IIBB", data[16:26])
+    alpha = colour in (4, 6)
+    position = 33  # after the signature (8) and IHDR (4 + 4 + 13 + 4)
+    while not alpha and position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        if kind in (b"IDAT", b"IEND"):
+            break
+        alpha = kind == b"tRNS"
+        position += 12 + length
+    if width == 0 or height == 0:
+        raise ValueError("the PNG says it is 0 pixels wide or high")
+    return width, height, alpha
+
+
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg(data: bytes) -> tuple[int, int, bool]:
+    position = 2
+    while position + 9 <= len(data):
+        if data[position] != 0xFF:
+            raise ValueError("the JPEG's segments are malformed")
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
+        if marker in _SOF:
+            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
+            if width == 0 or height == 0:
+                break
+            return width, height, False
+        position += 2 + length
+    raise ValueError("the JPEG has no frame header with its size")
+
+
+def _webp(data: bytes) -> tuple[int, int, bool]:
+    kind = data[12:16]
+    if kind == b"VP8X" and len(data) >= 30:
+        alpha = bool(data[20] & 0x10)
+        width = 1 + int.from_bytes(data[24:27], "little")
+        height = 1 + int.from_bytes(data[27:30], "little")
+        return width, height, alpha
+    if kind == b"VP8L" and len(data) >= 25:
+        bits = int.from_bytes(data[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF), bool((bits >> 28) & 1)
+    if kind == b"VP8 " and len(data) >= 30:
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF, False
+    raise ValueError("the WebP has no VP8, VP8L or VP8X header")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from imageshim._core.mapping import MappedRequest
 
 if TYPE_CHECKING:  # pydantic models load with the first request, not with the client
+    from imageshim._core.edit import EditInputs
     from imageshim._core.request import ImageRequest
 
 __all__ = ["Plan"]
@@ -24,3 +25,5 @@ class Plan:
     #: seconds the whole call may take, retries and fallbacks included; the shorter of this and
     #: ``[retry] deadline`` applies
     deadline: float | None = None
+    #: the edit's inputs (also for a variation); None for a generation
+    edit: EditInputs | None = None

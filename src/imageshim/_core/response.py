@@ -116,7 +116,12 @@ class ImagesResponse(BaseModel):
         return out
 
     def to_openai_dict(self) -> dict[str, Any]:
-        """The body OpenAI would have sent: no ``imageshim`` key, unset fields left out."""
+        """The body OpenAI would have sent: no ``imageshim`` key, unset fields left out, except that every
+        data item carries ``revised_prompt`` (null when the model gave none), as DALL·E 3 replies always
+        did: code that reads the raw JSON (``item["revised_prompt"]``) keeps working on any model."""
         out = self.model_dump(exclude={"imageshim"}, exclude_none=True)
-        out["data"] = [{k: v for k, v in d.items() if v is not None} for d in out.get("data", [])]
+        out["data"] = [
+            {**{k: v for k, v in d.items() if v is not None}, "revised_prompt": d.get("revised_prompt")}
+            for d in out.get("data", [])
+        ]
         return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import warnings
 from collections.abc import Iterable
 from datetime import date
@@ -123,6 +124,21 @@ def emit(records: Iterable[WarningRecord], *, stacklevel: int = 2) -> None:
         if heard:
             logger.warning("%s: %s", record.category.__name__, record.reason)
         warnings.warn(record.category(record.reason, record), stacklevel=stacklevel + 1)
+
+
+def caller_stacklevel(skip: tuple[str, ...]) -> int:
+    """The ``stacklevel`` (counted from the caller of :func:`emit`) of the first frame outside the packages
+    whose top-level names are in ``skip`` (imageshim, the openai SDK, its HTTP library): the caller's own
+    line, however deep the SDK's call chain is. Found by walking the stack, so it holds for any SDK version."""
+    frame = sys._getframe(2)  # the caller of emit's caller
+    level = 2
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.partition(".")[0] not in skip:
+            return level
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return 2
 
 
 def _heard() -> bool:

@@ -19,6 +19,7 @@ from imageshim._core.errors import APIError, BadRequestError
 from imageshim._core.types import NOT_GIVEN, NotGiven
 from imageshim._core.warnings import emit
 from imageshim._frontends import orchestrate as _orchestrate
+from imageshim._frontends.client_edits import AsyncEditMethods, EditMethods
 from imageshim._frontends.engine import Engine, Plan
 from imageshim._plumbing.registry import AdapterRegistry
 
@@ -58,10 +59,7 @@ def _plan(engine: Engine, kwargs: dict[str, Any]) -> Plan:
     from imageshim._core.request import request_from_kwargs  # pydantic loads with the first request
 
     timeout = _timeout_seconds(kwargs.pop("timeout"))
-    identifier = kwargs.pop("safety_identifier")
-    if identifier is not None:
-        kwargs["user"] = kwargs["user"] or identifier
-    request = request_from_kwargs(kwargs)
+    request = request_from_kwargs(kwargs)  # applies the safety_identifier-over-user and no-model rules
     if request.stream:
         raise BadRequestError(
             "Invalid value for 'stream': True. The native client returns whole images; use "
@@ -72,7 +70,9 @@ def _plan(engine: Engine, kwargs: dict[str, Any]) -> Plan:
     return engine.plan(request, timeout)
 
 
-class Images:
+class Images(EditMethods):
+    """``client.images``: ``generate`` here; ``edit`` and ``create_variation`` from :class:`EditMethods`."""
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
@@ -94,6 +94,10 @@ class Images:
         partial_images: int | None = None,
         stream: bool | None = None,
         safety_identifier: str | None = None,
+        complexity: str | None = None,
+        frame_count: int | None = None,
+        frame_duration_ms: int | None = None,
+        svg: dict[str, Any] | None = None,
         extra_body: dict[str, Any] | None = None,
         timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
     ) -> ImagesResponse:
@@ -112,7 +116,9 @@ class Images:
         return response
 
 
-class AsyncImages:
+class AsyncImages(AsyncEditMethods):
+    """Async twin of :class:`Images`."""
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
@@ -134,6 +140,10 @@ class AsyncImages:
         partial_images: int | None = None,
         stream: bool | None = None,
         safety_identifier: str | None = None,
+        complexity: str | None = None,
+        frame_count: int | None = None,
+        frame_duration_ms: int | None = None,
+        svg: dict[str, Any] | None = None,
         extra_body: dict[str, Any] | None = None,
         timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
     ) -> ImagesResponse:

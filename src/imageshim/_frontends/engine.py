@@ -17,6 +17,7 @@ import httpx
 from imageshim._core.adapter import ImageAdapter
 from imageshim._core.catalog import Catalog, ModelSpec, builtin_catalog
 from imageshim._core.config import Config, ConfigSource, load_config
+from imageshim._core.edit import EditInputs, map_edit
 from imageshim._core.errors import APIStatusError, ConfigurationError
 from imageshim._core.mapping import MappedRequest, map_request
 from imageshim._core.plan import Plan
@@ -95,7 +96,11 @@ class Engine:
             spec = self._profiles[key] = self.adapter(target.provider).profile(target.spec)
         return spec
 
-    def plan(self, request: ImageRequest, timeout: float | None = None) -> Plan:
+    def plan(
+        self, request: ImageRequest, timeout: float | None = None, edit: EditInputs | None = None
+    ) -> Plan:
+        """Everything decided before I/O, for every target of the route; ``edit``: the inputs of an edit
+        (checked against each target: one that cannot make it is left out, the first must)."""
         day = self.clock()
         key = (request.model, day)
         targets = self._targets.get(key)
@@ -109,21 +114,24 @@ class Engine:
         mapped: list[MappedRequest] = []
         for index, target in enumerate(targets):
             try:
-                mapped.append(
-                    map_request(
-                        request,
-                        self._profile(target),
-                        self.config.mapping,
-                        target.name,
-                        default_url=default_url,
-                        requested=requested,
-                        lifecycle=target.warnings,
-                    )
+                one = map_request(
+                    request,
+                    self._profile(target),
+                    self.config.mapping,
+                    target.name,
+                    default_url=default_url,
+                    requested=requested,
+                    lifecycle=target.warnings,
+                    catalog=self.catalog,
                 )
+                if edit is not None:
+                    supported = self.adapter(target.provider).supports_edits
+                    one = map_edit(edit, one, adapter_edits=supported)
+                mapped.append(one)
             except APIStatusError as exc:  # refused by the mapping, or a model the provider does not serve
                 if index == 0:
                     raise  # the route's first target must take the request as asked
                 # A fallback that cannot serve this request is left out of this call's plan; the
                 # request still goes where it was routed first.
                 logger.info("imageshim: fallback %s skipped for this request: %s", target.name, exc.message)
-        return Plan(request, tuple(mapped), timeout)
+        return Plan(request, tuple(mapped), timeout, edit=edit)

@@ -2,9 +2,10 @@
 
 ``OPENAI_BASE_URL=http://127.0.0.1:8000/v1`` and nothing else changes, for any language's OpenAI SDK.
 Routes (exactly these paths; anything else is a 404 JSON error naming them and the base URL to use):
-``POST /v1/images/generations`` (the shared wire handler), ``GET /v1/models`` and ``GET /v1/models/{id}``
-(the catalog with lifecycle fields, also from the shared handler), ``GET /v1/imageshim/images/{name}`` (hosted images for ``response_format="url"``, expiring like
-OpenAI's 60-minute URLs). Clients authenticate with a bearer key from ``IMAGESHIM_GATEWAY_KEYS``; their
+``POST /v1/images/generations``, ``/v1/images/edits`` and ``/v1/images/variations`` (multipart, up to
+``max_upload_bytes``), ``GET /v1/models`` and ``GET /v1/models/{id}`` (the catalog with lifecycle fields),
+all from the shared wire handler; ``GET /v1/imageshim/images/{name}`` (hosted images for
+``response_format="url"``, expiring like OpenAI's 60-minute URLs). Clients authenticate with a bearer key from ``IMAGESHIM_GATEWAY_KEYS``; their
 key is never forwarded: providers get the gateway's own configured keys. The accepted keys are registered
 with :func:`register_secret`, so a client's key is redacted from every reply and log line (a client that
 pastes its key into a field the shim echoes in an error, a traceback that caught it).
@@ -37,7 +38,13 @@ from imageshim._core.media import sniff
 from imageshim._core.warnings import logger
 from imageshim._frontends.engine import Engine
 from imageshim._frontends.hosted import HostedImages
-from imageshim._frontends.wire import MAX_BODY_BYTES, WireHandler, WireResponse, error_response
+from imageshim._frontends.wire import (
+    MAX_BODY_BYTES,
+    MAX_UPLOAD_BYTES,
+    WireHandler,
+    WireResponse,
+    error_response,
+)
 
 __all__ = ["create_app", "gateway_keys", "normalise_public_url", "serve"]
 
@@ -94,6 +101,7 @@ def create_app(
     keys: list[str] | None = None,
     clock: Clock | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
     hosted: HostedImages | None = None,
     public_url: str | None = None,
 ) -> Any:
@@ -110,7 +118,7 @@ def create_app(
     from starlette.routing import Route
 
     engine = Engine(_hosting_config(config), clock=clock)
-    handler = WireHandler(engine, max_body_bytes=max_body_bytes)
+    handler = WireHandler(engine, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes)
     store = hosted or HostedImages()
     configured = gateway_keys() if keys is None else keys
     for key in configured:
@@ -164,27 +172,35 @@ def create_app(
 
         return endpoint
 
-    async def read_body(request: Request) -> bytes | None:
+    async def read_body(request: Request, limit: int) -> bytes | None:
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             return None
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             chunks.append(chunk)
             size += len(chunk)
-            if size > max_body_bytes:
+            if size > limit:
                 return None
         return b"".join(chunks)
 
     async def api(request: Request) -> Response:
         if not authorized(request):
             return unauthorized()
-        body = await read_body(request) if request.method == "POST" else b""
+        # Uploads (edits, variations: multipart with image files) may be larger than JSON bodies.
+        limit = max_body_bytes if request.url.path.endswith("/generations") else max_upload_bytes
+        body = await read_body(request, limit) if request.method == "POST" else b""
         if body is None:
-            return reply(error_response(413, f"Request body is larger than {max_body_bytes} bytes."))
+            return reply(error_response(413, f"Request body is larger than {limit} bytes."))
         base = base_url(request)
-        wire = await handler.ahandle(request.method, request.url.path, body, base_url=base)
+        wire = await handler.ahandle(
+            request.method,
+            request.url.path,
+            body,
+            base_url=base,
+            content_type=request.headers.get("content-type"),
+        )
         if wire.status == 200 and wire.headers.get("content-type") == "application/json":
             try:
                 wire.body = store.host_data_uris(wire.body, base)
@@ -231,6 +247,8 @@ def create_app(
     routes = [
         Route("/v1/imageshim/images/{name}", guarded(image), methods=["GET"]),
         Route("/v1/images/generations", guarded(api), methods=["POST"]),
+        Route("/v1/images/edits", guarded(api), methods=["POST"]),
+        Route("/v1/images/variations", guarded(api), methods=["POST"]),
         Route("/v1/models", guarded(api), methods=["GET"]),
         Route("/v1/models/{model:path}", guarded(api), methods=["GET"]),
         Route("/{path:path}", guarded(fallback), methods=methods),

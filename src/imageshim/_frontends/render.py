@@ -64,8 +64,9 @@ def json_body(response: ImagesResponse) -> bytes:
     return json.dumps(response.to_openai_dict()).encode()
 
 
-def sse_body(response: ImagesResponse) -> bytes:
-    """One ``image_generation.completed`` event per image (OpenAI's stream shape with partial_images=0).
+def sse_body(response: ImagesResponse, event_type: str = "image_generation.completed") -> bytes:
+    """One ``image_generation.completed`` (or, for an edit, ``image_edit.completed``) event per image
+    (OpenAI's stream shape with partial_images=0).
 
     Each event carries the image's base64 (also when the JSON reply would give a URL for it: the caller of
     a stream reads ``b64_json``), and ``url`` as well where the image only exists behind a URL.
@@ -81,13 +82,13 @@ def sse_body(response: ImagesResponse) -> bytes:
     }
     events = []
     for image in response.data:
-        event: dict[str, Any] = {"type": "image_generation.completed", "b64_json": image.base64()}
+        event: dict[str, Any] = {"type": event_type, "b64_json": image.base64()}
         if event["b64_json"] is None:
             event["url"] = image.url
         if image.revised_prompt is not None:
             event["revised_prompt"] = image.revised_prompt
         event.update(common)
-        events.append(f"event: image_generation.completed\ndata: {json.dumps(event)}\n\n")
+        events.append(f"event: {event_type}\ndata: {json.dumps(event)}\n\n")
     return "".join(events).encode()
 
 

@@ -53,6 +53,14 @@ def request_timeout(request: Any) -> float | None:
     return None
 
 
+def _response(module: Any, reply: Any, request: Any) -> Any:
+    """The reply as an unread response (a stream over the body): ``with_streaming_response`` and
+    ``stream=True`` callers read it themselves, as they would a network reply."""
+    return module.Response(
+        reply.status, headers=reply.headers, stream=module.ByteStream(reply.body), request=request
+    )
+
+
 def _transports(module: Any) -> tuple[type, type]:
     base, abase = module.BaseTransport, module.AsyncBaseTransport
 
@@ -63,9 +71,13 @@ def _transports(module: Any) -> tuple[type, type]:
         def handle_request(self, request: Any) -> Any:
             body = request.read()
             reply = self.handler.handle(
-                request.method, request.url.path, body, timeout=request_timeout(request)
+                request.method,
+                request.url.path,
+                body,
+                timeout=request_timeout(request),
+                content_type=request.headers.get("content-type"),
             )
-            return module.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
+            return _response(module, reply, request)
 
     class AsyncShimTransport(abase):  # type: ignore[misc,valid-type]
         def __init__(self, handler: WireHandler) -> None:
@@ -74,9 +86,13 @@ def _transports(module: Any) -> tuple[type, type]:
         async def handle_async_request(self, request: Any) -> Any:
             body = await request.aread()
             reply = await self.handler.ahandle(
-                request.method, request.url.path, body, timeout=request_timeout(request)
+                request.method,
+                request.url.path,
+                body,
+                timeout=request_timeout(request),
+                content_type=request.headers.get("content-type"),
             )
-            return module.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
+            return _response(module, reply, request)
 
     return ShimTransport, AsyncShimTransport
 

@@ -30,21 +30,39 @@ import math
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imageshim._core.errors import APIError, APITimeoutError, ImageShimError, ModelRetiredError, redact
 from imageshim._core.request import ImageRequest, request_from_kwargs
 from imageshim._core.response import ImagesResponse
-from imageshim._core.warnings import WarningRecord, emit, logger
+from imageshim._core.warnings import WarningRecord, caller_stacklevel, emit, logger
 from imageshim._frontends import orchestrate as _orchestrate
 from imageshim._frontends.engine import Engine, Plan
 from imageshim._frontends.render import json_body, sse_body
+
+if TYPE_CHECKING:
+    from imageshim._core.edit import Kind
 
 __all__ = ["API_PREFIX", "GENERATIONS", "MAX_BODY_BYTES", "WireHandler", "WireResponse", "error_response"]
 
 API_PREFIX = "/v1"
 GENERATIONS = "/images/generations"
+EDITS = "/images/edits"
+VARIATIONS = "/images/variations"
 MODELS = "/models"
+#: multipart uploads (edits, variations) may be larger than JSON bodies: 16 images fit, and a 413 says so
+MAX_UPLOAD_BYTES = 64 << 20
+_IN_PROCESS_PACKAGES = (
+    "imageshim",
+    "openai",
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "anyio",
+    "asyncio",
+    "contextlib",
+)
+_OPERATIONS = {("POST", GENERATIONS): "generate", ("POST", EDITS): "edit", ("POST", VARIATIONS): "variation"}
 MAX_BODY_BYTES = 1 << 20
 # What the SDK sends. ``extra_body`` is not among them: the SDK merges its extra_body into the top level
 # before sending, so a literal "extra_body" field on the wire is refused like any unknown parameter.
@@ -147,12 +165,14 @@ class WireHandler:
         *,
         emit_warnings: bool = False,
         max_body_bytes: int = MAX_BODY_BYTES,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
         extra_routes: dict[tuple[str, str], Callable[[], WireResponse]] | None = None,
         any_base_path: bool = False,
     ) -> None:
         self.engine = engine
         self.emit_warnings = emit_warnings
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
         self.extra_routes = extra_routes or {}
         self.any_base_path = any_base_path
 
@@ -164,12 +184,14 @@ class WireHandler:
             return f"/{rest}" if found else None
         return path[len(API_PREFIX) :] if path.startswith(f"{API_PREFIX}/") else None
 
-    def _route(self, method: str, path: str, base_url: str | None) -> WireResponse | None:
+    def _route(self, method: str, path: str, base_url: str | None) -> WireResponse | str:
+        """The operation a request asks for (``generate``, ``edit``, ``variation``), or the reply to it."""
         path = path.split("?", 1)[0]
         relative = self._relative(path)
         if relative is not None:
-            if (method, relative) == ("POST", GENERATIONS):
-                return None
+            operation = _OPERATIONS.get((method, relative))
+            if operation is not None:
+                return operation
             if method == "GET" and (relative == MODELS or relative.startswith(f"{MODELS}/")):
                 return self._models(relative[len(MODELS) + 1 :])
             make = self.extra_routes.get((method, relative))
@@ -178,13 +200,27 @@ class WireHandler:
         return self.not_served(method, path, base_url)
 
     def not_served(self, method: str, path: str, base_url: str | None = None) -> WireResponse:
-        """The 404 for anything but the routes served: what is served, and the base URL to use."""
+        """The 404 for anything but the routes served: what is served, and (for a path outside the API
+        base) the base URL to use."""
         served = [
             f"POST {API_PREFIX}{GENERATIONS}",
+            f"POST {API_PREFIX}{EDITS}",
+            f"POST {API_PREFIX}{VARIATIONS}",
             f"GET {API_PREFIX}{MODELS}",
             f"GET {API_PREFIX}{MODELS}/{{model}}",
             *(f"{m} {API_PREFIX}{p}" for m, p in self.extra_routes),
         ]
+        bare = path.split("?", 1)[0]
+        relative = self._relative(bare)
+        wrong_base = relative is None or any(
+            bare.endswith(p) and relative != p for p in (GENERATIONS, EDITS, VARIATIONS, MODELS)
+        )
+        if not wrong_base:  # under the API base, and not a served route behind a wrong base URL
+            return error_response(
+                404,
+                f"imageshim serves {' and '.join(served)}; {method} {bare} is not implemented by imageshim.",
+                code="unknown_url",
+            )
         if base_url is not None:
             hint = f"Use the base URL {base_url}{API_PREFIX} (OPENAI_BASE_URL or base_url=; it ends in /v1)."
         else:
@@ -211,7 +247,7 @@ class WireHandler:
         headers = {"content-type": "application/json", "x-request-id": request_id()}
         return WireResponse(200, headers, found.model_dump_json().encode())
 
-    def _plan(self, body: bytes, timeout: float | None) -> Plan | WireResponse:
+    def _plan(self, body: bytes) -> Plan | WireResponse:
         if len(body) > self.max_body_bytes:
             return error_response(413, f"Request body is larger than {self.max_body_bytes} bytes.")
         try:
@@ -225,9 +261,6 @@ class WireHandler:
             return error_response(
                 400, f"Unknown parameter: '{unknown[0]}'.", code="unknown_parameter", param=unknown[0]
             )
-        if "safety_identifier" in data:
-            identifier = data.pop("safety_identifier")
-            data.setdefault("user", identifier)
         if "prompt" not in data:
             return error_response(
                 400,
@@ -236,19 +269,15 @@ class WireHandler:
                 param="prompt",
             )
         try:
-            plan = self.engine.plan(request_from_kwargs(data))
+            return self.engine.plan(request_from_kwargs(data))
         except ImageShimError as exc:
             return _from_error(exc)
-        # The caller's timeout (the SDK's) is the whole call's deadline, retries and fallbacks included:
-        # the SDK cannot abort a transport in its own process, so the shim must be done by then. Each
-        # provider call is still bounded by its own timeout when that is tighter.
-        if timeout is not None:
-            plan = dataclasses.replace(plan, deadline=max(0.001, timeout))
-        return plan
 
     def _report(self, records: Sequence[WarningRecord]) -> None:
         if self.emit_warnings:
-            emit(records, stacklevel=5)
+            # In-process: point at the line that called the SDK, past imageshim's, the SDK's and its HTTP
+            # library's frames (their depth differs between SDK versions and sync/async).
+            emit(records, stacklevel=caller_stacklevel(_IN_PROCESS_PACKAGES))
         else:
             for record in records:
                 logger.warning("%s: %s", record.category.__name__, record.reason)
@@ -269,19 +298,47 @@ class WireHandler:
             headers["x-imageshim-cost-usd"] = f"{response.imageshim.cost_usd:.6f}"
         if plan.request.stream:
             headers["content-type"] = "text/event-stream"
-            return WireResponse(200, headers, sse_body(response))
+            event = "image_edit.completed" if plan.edit is not None else "image_generation.completed"
+            return WireResponse(200, headers, sse_body(response, event))
         headers["content-type"] = "application/json"
         return WireResponse(200, headers, json_body(response))
 
     # ----- entry points --------------------------------------------------------------------------------
     def _prepare(
-        self, method: str, path: str, body: bytes, timeout: float | None, base_url: str | None
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        timeout: float | None,
+        base_url: str | None,
+        content_type: str | None,
     ) -> Plan | WireResponse:
-        """The plan for a generation request, or the reply that ends it before any I/O."""
-        routed = self._route(method, path, base_url)
-        if routed is not None:
-            return routed
-        return self._plan(body, timeout)
+        """The plan for an image request, or the reply that ends it before any I/O."""
+        operation = self._route(method, path, base_url)
+        if isinstance(operation, WireResponse):
+            return operation
+        if operation == "generate":
+            plan = self._plan(body)
+        else:
+            plan = self._form_plan("edit" if operation == "edit" else "variation", body, content_type)
+        # The caller's timeout (the SDK's) is the whole call's deadline, retries and fallbacks included:
+        # the SDK cannot abort a transport in its own process, so the shim must be done by then. Each
+        # provider call is still bounded by its own timeout when that is tighter.
+        if timeout is not None and not isinstance(plan, WireResponse):
+            plan = dataclasses.replace(plan, deadline=max(0.001, timeout))
+        return plan
+
+    def _form_plan(self, kind: Kind, body: bytes, content_type: str | None) -> Plan | WireResponse:
+        from imageshim._frontends.wire_forms import FormError, form_plan
+
+        if len(body) > self.max_upload_bytes:
+            return error_response(413, f"Request body is larger than {self.max_upload_bytes} bytes.")
+        try:
+            return form_plan(self.engine, kind, body, content_type, None)
+        except FormError as exc:
+            return error_response(400, exc.message, code=exc.code, param=exc.param)
+        except ImageShimError as exc:
+            return _from_error(exc)
 
     def _crashed(self, method: str, path: str) -> WireResponse:
         logger.error(
@@ -305,11 +362,13 @@ class WireHandler:
         *,
         timeout: float | None = None,
         base_url: str | None = None,
+        content_type: str | None = None,
     ) -> WireResponse:
         """Serve one request. ``timeout``: seconds the whole call may take; ``base_url``: the API
-        base URL to name (without ``/v1``) in the 404 for paths not served."""
+        base URL to name (without ``/v1``) in the 404 for paths not served; ``content_type``: the
+        request's (a multipart form's boundary)."""
         try:
-            plan = self._prepare(method, path, body, timeout, base_url)
+            plan = self._prepare(method, path, body, timeout, base_url, content_type)
             if isinstance(plan, WireResponse):
                 return plan
             try:
@@ -330,10 +389,11 @@ class WireHandler:
         *,
         timeout: float | None = None,
         base_url: str | None = None,
+        content_type: str | None = None,
     ) -> WireResponse:
         """Async twin of :meth:`handle`."""
         try:
-            plan = self._prepare(method, path, body, timeout, base_url)
+            plan = self._prepare(method, path, body, timeout, base_url, content_type)
             if isinstance(plan, WireResponse):
                 return plan
             try:

@@ -45,7 +45,7 @@ def test_dalle3_request_on_gpt_image_2_returns_real_urls(recorder_factory: Any, 
         "height": 1024,
         "numberResults": 3,
         "includeCost": True,
-        "providerSettings": {"openai": {"quality": "high"}},
+        "settings": {"quality": "high"},  # Runware's 2026-10 schema for GPT Image 2
     }
     assert [d.url for d in resp.data] == [
         d.url for d in resp.data if d.url and d.url.startswith("https://im.runware.ai/")
@@ -75,7 +75,8 @@ def test_b64_output_and_formats(recorder_factory: Any, clock: Any) -> None:
     (task,) = recorder.json()
     assert task["outputType"] == "base64Data"
     assert task["outputFormat"] == "WEBP"
-    assert task["providerSettings"] == {"openai": {"quality": "medium", "moderation": "low"}}
+    assert task["settings"] == {"quality": "medium", "moderation": "low"}
+    assert "providerSettings" not in task
     assert resp.data[0].b64_json == "iVBORw0KGgo="
     assert resp.output_format == "webp"
 

@@ -41,6 +41,8 @@ def _routed(model: str, **extra: Any) -> dict[str, Any]:
         ({"deliveryMethod": "async"}, "deliveryMethod"),
         ({"providerSettings": {"openai": {"quality": "low"}}}, "providerSettings.openai.quality"),
         ({"providerSettings": "high"}, "providerSettings"),
+        ({"settings": {"quality": "low"}}, "settings.quality"),
+        ({"settings": "high"}, "settings"),
     ],
 )
 def test_extra_body_cannot_override_the_adapters_fields(
@@ -91,8 +93,20 @@ def test_extra_body_adds_fields_and_may_repeat_the_adapters_values(recorder_fact
         "deliveryMethod": "sync",
         "ttl": 3600,
         "safety": {"checkContent": True},
+        # the adapter's options go in `settings`; the caller's providerSettings is sent as given
+        "settings": {"quality": "high"},
         "providerSettings": {"openai": {"quality": "high", "someNewSetting": "x"}},
     }
+
+
+def test_extra_body_settings_are_merged_into_the_adapters(recorder_factory: Any, clock: Any) -> None:
+    client, recorder = _client(recorder_factory, clock)
+    extra = {"settings": {"quality": "high", "someNewSetting": "x"}}
+    client.images.generate(model="gpt-image-2", prompt="a cat", quality="high", extra_body=extra)
+    (task,) = recorder.json()
+    assert task["settings"] == {"quality": "high", "someNewSetting": "x"}
+    assert "providerSettings" not in task
+    assert extra == {"settings": {"quality": "high", "someNewSetting": "x"}}
 
 
 def test_extra_body_is_not_changed_by_the_merge(recorder_factory: Any, clock: Any) -> None:
@@ -125,11 +139,32 @@ def test_transparent_background_asks_for_png(recorder_factory: Any, clock: Any) 
     assert resp.output_format == "png"
 
 
-def test_background_on_gpt_image_2_is_dropped_with_a_warning(recorder_factory: Any, clock: Any) -> None:
+def test_opaque_background_is_sent_to_gpt_image_2_in_settings(recorder_factory: Any, clock: Any) -> None:
+    client, recorder = _client(recorder_factory, clock)
+    client.images.generate(model="gpt-image-2", prompt="a logo", background="opaque", quality="medium")
+    (task,) = recorder.json()
+    assert task["settings"] == {"quality": "medium", "background": "opaque"}
+    assert "providerSettings" not in task
+
+
+def test_transparent_background_on_gpt_image_2_is_refused_before_the_network(
+    recorder_factory: Any, clock: Any
+) -> None:
+    """Only "opaque" is seen in a Runware source for GPT Image 2: a transparent one is not paid for and
+    possibly ignored; the caller hears it at once."""
+    client, recorder = _client(recorder_factory, clock)
+    with pytest.raises(imageshim.BadRequestError, match="'opaque'") as info:
+        client.images.generate(model="gpt-image-2", prompt="a logo", background="transparent")
+    assert info.value.param == "background"
+    assert recorder.requests == []
+
+
+def test_auto_background_on_gpt_image_2_is_dropped_with_a_warning(recorder_factory: Any, clock: Any) -> None:
     client, recorder = _client(recorder_factory, clock)
     with pytest.warns(imageshim.OptionDroppedWarning, match="background"):
-        client.images.generate(model="gpt-image-2", prompt="a logo", background="opaque")
+        client.images.generate(model="gpt-image-2", prompt="a logo", background="auto")
     (task,) = recorder.json()
+    assert "settings" not in task
     assert "providerSettings" not in task
 
 
@@ -229,10 +264,10 @@ def test_runwares_facts_still_apply_to_what_the_user_left_alone(recorder_factory
 
 
 def test_user_backgrounds_for_gpt_image_2_are_sent(recorder_factory: Any, clock: Any) -> None:
-    config = {**GPT2, "models": [{"id": "gpt-image-2", "backgrounds": ["opaque"]}]}
+    config = {**GPT2, "models": [{"id": "gpt-image-2", "backgrounds": ["transparent", "opaque"]}]}
     client, recorder = _client(recorder_factory, clock, config)
-    client.images.generate(model="gpt-image-2", prompt="a logo", background="opaque")
-    assert recorder.json()[0]["providerSettings"] == {"openai": {"background": "opaque"}}
+    client.images.generate(model="gpt-image-2", prompt="a logo", background="transparent")
+    assert recorder.json()[0]["settings"] == {"background": "transparent"}
 
 
 def test_extra_body_output_quality(recorder_factory: Any, clock: Any) -> None:
