@@ -317,3 +317,17 @@ def test_a_streamed_reply_carries_every_image_the_json_reply_would(
     assert len(events) == 2
     for event in events:
         assert base64.b64decode(event["b64_json"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_url_warning_says_the_gateway_hosts_the_image(serve_app: Any, clock: Any) -> None:
+    with serve_app(create_app(CONFIG, keys=[KEY], clock=clock)) as base:
+        reply = httpx.post(
+            f"{base}/v1/images/generations",
+            json={"model": "gpt-image-2", "prompt": "x", "response_format": "url"},
+            headers=_auth(),
+            timeout=30,
+        )
+    assert reply.json()["data"][0]["url"].startswith(base)
+    (warning,) = json.loads(reply.headers["x-imageshim-warnings"])
+    assert "hosted by the imageshim gateway" in warning["message"]
+    assert "data: URIs" not in warning["message"]

@@ -37,7 +37,8 @@ class LifecyclePolicy:
 class MappingPolicy:
     quality: Mapping[str, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_QUALITY_MAP))
     style: Literal["drop", "prompt"] = "drop"
-    url: Literal["data-uri", "file", "error"] = "data-uri"
+    #: "hosted" is the gateway's own: data URIs it turns into URLs it serves (not a config file value)
+    url: Literal["data-uri", "file", "error", "hosted"] = "data-uri"
     url_dir: Path = Path(".imageshim/images")
     #: images.create_variation: "edit" (an edit of the image on the successor, with ``variation_prompt``
     #: and a warning) or "error" (a 400 that names the edits endpoint)

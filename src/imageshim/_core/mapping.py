@@ -221,7 +221,10 @@ class _Mapper:
                 "'b64_json' (this target returns base64 only and [mapping] url = \"error\")",
             )
         mode: UrlMode = "file" if self.policy.url == "file" else "data-uri"
-        how = "file:// URLs of files written under url_dir" if mode == "file" else "data: URIs"
+        how = {
+            "file": "file:// URLs of files written under url_dir",
+            "hosted": "URLs hosted by the imageshim gateway (they expire like OpenAI's)",
+        }.get(self.policy.url, "data: URIs")
         self.changed("response_format", asked, mode, f"{spec.id} returns base64 only; URLs are {how}")
         return "b64_json", mode
 

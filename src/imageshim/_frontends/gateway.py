@@ -84,15 +84,15 @@ def _origin(scheme: str, host: str, port: Any) -> str:
 
 
 def _hosting_config(config: ConfigSource | Config) -> Config:
-    """The config with ``[mapping] url = "data-uri"``: the gateway turns data URIs into hosted URLs."""
+    """The config with ``[mapping] url = "hosted"``: data URIs the gateway turns into URLs it serves (and
+    the warning says so, not "data: URIs")."""
     loaded = load_config(config)
-    if loaded.mapping.url == "data-uri":
-        return loaded
-    logger.info(
-        "imageshim gateway: [mapping] url = %r does not apply to the gateway: it hosts the images itself",
-        loaded.mapping.url,
-    )
-    return dataclasses.replace(loaded, mapping=dataclasses.replace(loaded.mapping, url="data-uri"))
+    if loaded.mapping.url not in ("data-uri", "hosted"):
+        logger.info(
+            "imageshim gateway: [mapping] url = %r does not apply to the gateway: it hosts the images itself",
+            loaded.mapping.url,
+        )
+    return dataclasses.replace(loaded, mapping=dataclasses.replace(loaded.mapping, url="hosted"))
 
 
 def create_app(
