@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import time
 from typing import Any
 
@@ -387,3 +388,28 @@ def test_partial_error_policy_is_a_502_partial_result(imageshim_mock: Any, clock
     assert any("2 of 3 images arrived" in str(w.message) for w in caught)
     assert "2 of 3 images arrived" in info.value.response.headers["x-imageshim-warnings"]
     assert len(imageshim_mock.calls) == 3
+
+
+def test_in_process_warnings_point_at_the_callers_line(sdk: openai.OpenAI) -> None:
+    line = sys._getframe().f_lineno + 2
+    with pytest.warns(imageshim.ImageShimWarning) as caught:
+        sdk.images.generate(model="dall-e-3", prompt="otter")  # the line the warnings name
+    assert {(w.filename, w.lineno) for w in caught} == {(__file__, line)}
+
+
+@pytest.mark.anyio
+async def test_in_process_async_warnings_point_at_the_callers_line(clock: Any) -> None:
+    client = openai.AsyncOpenAI(
+        api_key="unused", max_retries=0, http_client=async_openai_http_client(MOCK, clock=clock)
+    )
+    line = sys._getframe().f_lineno + 2
+    with pytest.warns(imageshim.ImageShimWarning) as caught:
+        await client.images.generate(model="dall-e-3", prompt="otter")  # the line the warnings name
+    assert {(w.filename, w.lineno) for w in caught} == {(__file__, line)}
+
+
+def test_with_streaming_response_hands_over_an_unread_body(sdk: openai.OpenAI) -> None:
+    with sdk.images.with_streaming_response.generate(model="gpt-image-2", prompt="otter") as response:
+        assert not response.http_response.is_stream_consumed
+        body = b"".join(response.iter_bytes())
+    assert json.loads(body)["data"][0]["b64_json"]
