@@ -163,10 +163,13 @@ def success_body(conn: Conn, b64: str = PNG) -> bytes:
             "taskType": "imageInference",
             "taskUUID": task["taskUUID"],
             "imageUUID": str(uuid.uuid4()),
-            "imageURL": f"https://im.runware.ai/image/{uuid.uuid4()}.jpg",
             "cost": 0.05,
             "status": "success",
         }
+        if task.get("outputType") == "base64Data":  # as Runware answers the format asked for
+            item["imageBase64Data"] = b64
+        else:
+            item["imageURL"] = f"https://im.runware.ai/image/{uuid.uuid4()}.jpg"
         server.finished[task["taskUUID"]] = item
         items.append(item)
         server.billed += 1

@@ -47,22 +47,16 @@ CASES = [
     Case("502", s.status(502), "retried", 2, 2),
     Case("503", s.status(503), "retried", 2, 2),
     Case("504", s.status(504), "retried", 2, 2),
-    # Reset after the request was read: OpenAI cannot say whether it ran; Runware says it does not know
-    # the task (it never ran), so that one task is sent again.
-    Case("connection reset", s.reset, "ResultUnknownError|recovered", 1, 2),
+    # Reset after the request was read: neither provider can say whether it ran. Runware answers "not
+    # found", which is never read as "it never ran" (UNCERTAIN for sync tasks): reported, not re-sent.
+    Case("connection reset", s.reset, "ResultUnknownError", 1, 1),
     # Runware: the task finished server-side; getResponse returns it and nothing is generated twice.
     Case("stall past timeout", s.stall(3 * TIMEOUT, then_finish=True), "ResultUnknownError|recovered", 1, 1),
     Case("truncated body", s.truncated, "ResultUnknownError|recovered", 1, 1),
     Case("slow trickle", s.trickle(3 * TIMEOUT), "ResultUnknownError|recovered", 1, 1),
     # A 200 that cannot be read may hold a paid image: looked up, never generated again blindly.
-    Case("non-JSON body", s.raw(200, b"<html>proxy error</html>"), "ResultUnknownError|recovered", 1, 2),
-    Case(
-        "JSON of the wrong shape",
-        s.raw(200, b'{"data": "nope", "errors": 3}'),
-        "ResultUnknownError|recovered",
-        1,
-        2,
-    ),
+    Case("non-JSON body", s.raw(200, b"<html>proxy error</html>"), "ResultUnknownError", 1, 1),
+    Case("JSON of the wrong shape", s.raw(200, b'{"data": "nope", "errors": 3}'), "ResultUnknownError", 1, 1),
     # Recovery polls through transient failures of getResponse itself (OpenAI has no polls).
     Case(
         "poll fails 503 then 429",
@@ -100,6 +94,7 @@ CASES = [
 @pytest.fixture(autouse=True)
 def _fast_recovery(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RunwareAdapter, "recover_delay", 0.01)
+    monkeypatch.setattr(RunwareAdapter, "recover_max_delay", 0.05)
     monkeypatch.setattr(RunwareAdapter, "recover_timeout", TIMEOUT)
 
 

@@ -3,6 +3,7 @@ merges into the JSON body, so this runs on SDK lines that lack the keywords too)
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -98,14 +99,13 @@ def test_invalid_new_values_are_400s_before_the_mock(
     assert imageshim_mock.calls == []
 
 
-def test_gif_with_frames_reaches_the_mock_which_cannot_draw_it(clock: Any, imageshim_mock: Any) -> None:
-    with pytest.raises(openai.BadRequestError) as info:
-        _sdk(SUNBURST, clock).images.generate(
-            model="gpt-image-2.5-sunburst",
-            prompt="otter",
-            extra_body={"output_format": "gif", "frame_count": 6, "frame_duration_ms": 150},
-        )
-    assert info.value.code == "unsupported_by_mock"
+def test_gif_with_frames_comes_back_as_an_animated_gif(clock: Any, imageshim_mock: Any) -> None:
+    resp = _sdk(SUNBURST, clock).images.generate(
+        model="gpt-image-2.5-sunburst",
+        prompt="otter",
+        extra_body={"output_format": "gif", "frame_count": 6, "frame_duration_ms": 150},
+    )
+    assert base64.b64decode(resp.data[0].b64_json or "")[:6] == b"GIF89a"
     call = imageshim_mock.calls[0]
     assert (call.output_format, call.frame_count, call.frame_duration_ms) == ("gif", 6, 150)
 

@@ -1,7 +1,7 @@
 """The mock adapter: a real product feature for tests and demos, never a silent default.
 
 - deterministic: the same prompt, size and index give the same image bytes;
-- real images: decodable PNG (JPEG/WebP with Pillow) of exactly the size sent;
+- real images: decodable PNG (JPEG/WebP with Pillow), animated GIF and SVG, of exactly the size sent;
 - faithful: it enforces the emulated model's constraints as the provider would (a request the mapping
   got wrong fails here with a 400), and answers in that model's shape (URLs and ``revised_prompt`` for
   DALL·E, base64 and token usage for GPT image models);
@@ -35,11 +35,11 @@ from imageshim.adapterkit import (
     error_class_for_status,
 )
 
-from .images import make_image, with_text
+from .images import MEDIA_TYPES, make_gif, make_image, with_text
 
 __all__ = ["MockAdapter", "MockBackend", "MockCall"]
 
-_MEDIA = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+_MEDIA = MEDIA_TYPES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,9 +104,8 @@ def _check(call: ImageCall, spec: ModelSpec) -> None:
 
     The openai SDK 3.57 parameters are checked as the API documents them: ``complexity`` from the model's
     ``complexities``; ``frame_count`` (2..16) and ``frame_duration_ms`` only with GIF output; ``svg`` only
-    with SVG output; SVG output with n=1; GIF and SVG output without ``output_compression``. The mock
-    cannot draw GIF or SVG images yet (its image maker makes png/jpeg/webp): a request the model would
-    take with such output is refused with ``code="unsupported_by_mock"``, never answered with other bytes.
+    with SVG output; SVG output with n=1; GIF and SVG output without ``output_compression``. A request the
+    model takes is answered in the format asked: an animated GIF or an SVG document (see :meth:`_images`).
     """
     problems = []
     if not spec.prompt_min <= len(call.prompt) <= spec.prompt_max:
@@ -151,14 +150,6 @@ def _check(call: ImageCall, spec: ModelSpec) -> None:
             f"mock:{spec.id} rejected the request: {field} {detail}",
             param=field,
             code="invalid_value",
-            provider="mock",
-        )
-    if fmt in ("gif", "svg"):
-        raise BadRequestError(
-            f"mock:{spec.id} takes output_format={fmt!r}, but the mock adapter cannot draw {fmt} images yet "
-            "(it makes png, jpeg and webp); test the plan, or route to a provider",
-            param="output_format",
-            code="unsupported_by_mock",
             provider="mock",
         )
 
@@ -208,6 +199,10 @@ class MockAdapter(ImageAdapter):
         )
 
     def _images(self, call: ImageCall, spec: ModelSpec) -> list[GeneratedImage]:
+        """``call.n`` images of the size and format asked, deterministic from the prompt, size and index.
+
+        GIF: ``frame_count`` frames (default 9) of ``frame_duration_ms`` each (default 200; the GIF delay
+        is that rounded to 10 ms, at most 655,350 ms). SVG: a small document of the size asked."""
         width, height = (
             (call.width, call.height) if call.width and call.height else _dims(_default_size(spec))
         )
@@ -215,7 +210,7 @@ class MockAdapter(ImageAdapter):
         source = _edit_source(call)
         out = []
         for index in range(call.n):
-            raw = make_image(width, height, f"{call.prompt}|{width}x{height}|{index}|{source}", fmt)
+            raw = _draw(call, width, height, f"{call.prompt}|{width}x{height}|{index}|{source}", fmt)
             if source and fmt == "png":  # an edit: say what it was made from, for tests to read
                 raw = with_text(raw, "imageshim-edit-of", source)
             b64 = base64.b64encode(raw).decode("ascii")
@@ -239,6 +234,15 @@ def _edit_source(call: ImageCall) -> str:
         return ""
     digest = hashlib.sha256(call.images[0].data).hexdigest()[:16]
     return f"{digest};images={len(call.images)};mask={'yes' if call.mask else 'no'}"
+
+
+def _draw(call: ImageCall, width: int, height: int, seed: str, fmt: str) -> bytes:
+    """One image's bytes: GIF with the call's frame settings (the API's defaults when unset)."""
+    if fmt == "gif":
+        frames = 9 if call.frame_count is None else call.frame_count
+        duration = 200 if call.frame_duration_ms is None else call.frame_duration_ms
+        return make_gif(width, height, seed, frames, duration)
+    return make_image(width, height, seed, fmt)
 
 
 def _check_edit(call: ImageCall, spec: ModelSpec) -> None:

@@ -20,6 +20,7 @@ from imageshim.adapterkit import (
     GeneratedImage,
     HTTPReply,
     ImageCall,
+    InternalServerError,
     ModelSpec,
     RateLimitError,
     error_class_for_status,
@@ -220,6 +221,15 @@ def _status_error(response: HTTPReply, payload: Any) -> APIError:
     if should_retry in ("true", "false"):
         common["retryable"] = should_retry == "true"
     message = f"openai: {error.message or f'HTTP {status}'}"
+    if response.status_code < 400:
+        # An error body with a success status: something answered for OpenAI after taking the request, so
+        # the image may have been made; it is not sent again (the core reports it unknown).
+        return InternalServerError(
+            f"{message} (in an HTTP {response.status_code} reply)",
+            status_code=502,
+            **{**common, "retryable": False},
+            reply_lost=True,
+        )
     # Moderation first: a refusal of the prompt or image is final, whatever else the message says.
     if code in MODERATION_CODES:
         common["retryable"] = False

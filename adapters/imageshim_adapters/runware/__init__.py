@@ -225,8 +225,12 @@ class RunwareAdapter(ImageAdapter):
         ids = {c.call_id for c in calls}
         single = lone and len(calls) == 1
         stray = [e for e in errors if e.taskUUID not in ids and not (single and e.taskUUID is None)]
-        if stray:
+        ours = [e for e in errors if e not in stray]
+        tasks = by_task(reply, calls, ours)
+        if stray and not any(t.images or t.errors or t.processing for t in tasks):
+            # Nothing about our tasks, an error about something else: the request as a whole failed.
             raise error_for(stray[0], response)
+        # (An error naming another task next to news of ours is not about ours: our images are kept.)
         if response.status_code >= 400 and not errors:
             cls: type[APIStatusError] = error_class_for_status(response.status_code)
             raise cls(
@@ -235,29 +239,25 @@ class RunwareAdapter(ImageAdapter):
                 provider=self.name,
                 request_id=request_id(response.headers),
             )
-        return by_task(reply, calls, errors)
+        return tasks
 
     def _result(self, response: HTTPReply, calls: Sequence[ImageCall]) -> AdapterResult:
         tasks = self._tasks(response, calls, what="answered", lone=True)
-        # Runware's own errors are reported (and raised) before tasks that came back short with no error.
         provider = [error_for(t.errors[0], response) for t in tasks if t.errors]
-        short = [self._short(t, response, bool(provider)) for t in tasks if not t.errors and not t.done]
+        short = [t for t in tasks if not t.errors and not t.done]
         result = self._assemble(tasks, calls, response)
-        result.failures = provider + short
-        if not result.images:
-            # A task's real error wins over "0 of 1"; a non-retryable one ends the request (no retry).
-            raise next((e for e in provider if not e.retryable), None) or (provider + short)[0]
+        result.failures = provider
+        if response.status_code >= 400 and provider and not result.images:
+            # An error status: Runware refused the request (a validation error names the task at fault);
+            # the tasks it does not mention never ran.
+            raise next((e for e in provider if not e.retryable), provider[0])
+        # Tasks a success reply says nothing (or too little) of may have run: the core looks them up
+        # (getResponse) before anything is sent again. The failed ones are reported as they failed.
+        result.pending = [t.call for t in short]
+        if not result.images and not short:
+            # A task's real error; a non-retryable one ends the request (no retry).
+            raise next((e for e in provider if not e.retryable), provider[0])
         return result
-
-    def _short(self, task: TaskResult, response: HTTPReply, others_failed: bool) -> APIError:
-        why = " (another task of the request failed)" if others_failed else ""
-        return APIError(
-            f"runware: task {task.call.call_id} returned {len(task.images)} of {task.call.n} images{why}: "
-            f"{excerpt(response.content)!r}",
-            provider=self.name,
-            status_code=response.status_code,
-            retryable=True,
-        )
 
     def _assemble(
         self, tasks: Sequence[TaskResult], calls: Sequence[ImageCall], response: HTTPReply
@@ -356,19 +356,22 @@ class RunwareAdapter(ImageAdapter):
         for task in tasks:
             if task.done:
                 continue
-            if task.errors:
+            # Images that arrived are kept whatever else the poll says of their task (the core drops an
+            # image it already has from an earlier poll).
+            result.images.extend(task.images)
+            if task.errors and not _not_found(task):
                 error = error_for(task.errors[0], response)
-                if _not_found(task) and not task.images:
-                    # UNCERTAIN: taskFailedOrNotFound for a task whose reply was lost is read as "it never
-                    # ran, or failed" (neither is billed), so sending it again cannot pay twice.
-                    result.resend.append(task.call)
+                if error.retryable and not task.images:
+                    result.resend.append(task.call)  # it ran and failed (nothing billed): a retry may serve
                 else:
                     result.failures.append(error)
-            elif task.processing:
-                # UNCERTAIN whether getResponse repeats images it gave before: a task still running is
-                # asked about again as a whole, and its images are read once it is done.
+            elif task.processing or not task.images:
+                # Still running, no word of it yet, or "taskFailedOrNotFound": asked about again, and
+                # reported unknown if that is all Runware says. UNCERTAIN whether getResponse knows a
+                # task sent with deliveryMethod "sync" at all, so "not found" after a lost reply is never
+                # read as "it never ran": sending it again could pay for it twice.
                 result.pending.append(task.call)
-            elif task.images:
+            else:
                 # Fewer images than asked and no word of more: the missing ones may yet be billed.
                 result.failures.append(
                     ResultUnknownError(
@@ -379,10 +382,6 @@ class RunwareAdapter(ImageAdapter):
                         request_id=request_id(response.headers),
                     )
                 )
-                result.images.extend(task.images)
-            else:
-                # No word of it yet (it may not be registered): ask again; unknown if it stays silent.
-                result.pending.append(task.call)
         return result
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "TaskResult",
     "by_task",
     "error_for",
+    "image_key",
     "image_of",
     "parse_reply",
     "task_errors",
@@ -66,6 +67,7 @@ MODEL_GONE_CODES = frozenset({"unknownModel", "modelDisabled", "modelNotFound"})
 class _Item(BaseModel):
     model_config = ConfigDict(extra="ignore")
     taskUUID: str | None = None
+    imageUUID: str | None = None
     imageURL: str | None = None
     imageBase64Data: str | None = None
     imageDataURI: str | None = None
@@ -151,6 +153,7 @@ def by_task(reply: Reply, calls: Sequence[ImageCall], errors: Sequence[_Error]) 
     """Group items and errors by taskUUID (an item without one belongs to a lone task)."""
     single = calls[0].call_id if len(calls) == 1 else None
     results = {c.call_id: TaskResult(c) for c in calls}
+    seen: set[tuple[str, str]] = set()
     for item in reply.data:
         task = results.get(item.taskUUID or single or "")
         if task is None or item.status == "error" or item.error:
@@ -159,7 +162,9 @@ def by_task(reply: Reply, calls: Sequence[ImageCall], errors: Sequence[_Error]) 
             task.processing = True
             continue
         image = image_of(item)
-        if image is not None:
+        key = (task.call.call_id, item.imageUUID or image_key(image))
+        if image is not None and key not in seen:  # the same image listed twice is one image
+            seen.add(key)
             task.images.append(image)
             if item.cost is not None:
                 task.costs.append(item.cost)
@@ -168,6 +173,13 @@ def by_task(reply: Reply, calls: Sequence[ImageCall], errors: Sequence[_Error]) 
         if task is not None:
             task.errors.append(error)
     return list(results.values())
+
+
+def image_key(image: GeneratedImage | None) -> str:
+    """What tells one image from another when a reply lists it twice: its URL or its bytes."""
+    if image is None:
+        return ""
+    return image.url or image.b64_json or ""
 
 
 def image_of(item: _Item) -> GeneratedImage | None:

@@ -62,6 +62,7 @@ __all__ = [
     "UnknownAdapterError",
     "error_class_for_status",
     "redact",
+    "redact_exact",
     "register_secret",
 ]
 
@@ -78,8 +79,52 @@ def register_secret(secret: str | None) -> None:
             _secrets.add(secret)
 
 
+#: a run of this many characters of a registered secret is redacted wherever it stands: a provider that
+#: echoes part of a key ("Invalid API key: rw-secret-AUDIT0123456****") or splits it over two lines must not
+#: show the part it echoed
+_PIECE = 8
+
+
+def _spans(lowered: str, secret: str) -> list[tuple[int, int]]:
+    """Where runs of ``_PIECE`` characters of ``secret`` stand in ``lowered`` (both case folded)."""
+    spans = []
+    for start in range(max(1, len(secret) - _PIECE + 1)):
+        piece = secret[start : start + _PIECE]
+        found = lowered.find(piece)
+        while found != -1:
+            spans.append((found, found + len(piece)))
+            found = lowered.find(piece, found + 1)
+    return spans
+
+
 def redact(text: str) -> str:
-    """Replace every registered secret and every key-shaped token in ``text``."""
+    """Replace every registered secret, any run of 8 or more of its characters (whatever their case), and
+    every key-shaped token in ``text``. For text that may hold what a provider or a caller sent (error
+    messages, excerpts, ids, tracebacks); :func:`redact_exact` is the cheap form for the shim's own words.
+    Key-shaped tokens go first, whole: a piece of a registered secret replaced inside one would split it."""
+    text = _KEY_SHAPES.sub("[REDACTED]", text)
+    if _secrets:
+        lowered = text.lower()
+        spans = sorted(span for secret in tuple(_secrets) for span in _spans(lowered, secret.lower()))
+        if spans:
+            merged: list[list[int]] = []
+            for start, end in spans:
+                if merged and start <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], end)
+                else:
+                    merged.append([start, end])
+            out, last = [], 0
+            for start, end in merged:
+                out += [text[last:start], "[REDACTED]"]
+                last = end
+            out.append(text[last:])
+            text = "".join(out)
+    return text
+
+
+def redact_exact(text: str) -> str:
+    """Whole registered secrets and key-shaped tokens only: for text the shim wrote itself (warnings), on
+    every reply, where the piece-by-piece search of :func:`redact` would cost more than it guards."""
     for secret in tuple(_secrets):
         if secret in text:
             text = text.replace(secret, "[REDACTED]")

@@ -5,6 +5,10 @@ decode, or decodes to something that is not an image, is an error (never passed 
 labelled with the media type its bytes say, never with the one a provider wrote next to it (a ``data:``
 URI claiming ``text/html`` would otherwise be served as a page).
 
+SVG is a document, not a raster image, and can carry scripts: it is accepted only where the caller asked
+for it (``check_base64_image(..., svg=True)``, which the execution policy passes for calls whose output
+format is ``svg``), recognised by its first element (:func:`is_svg`), and labelled ``image/svg+xml``.
+
 The base64 is decoded in slices, so checking a 16 MiB image holds one slice at a time, not a second copy.
 """
 
@@ -14,10 +18,25 @@ import binascii
 import struct
 import sys
 
-__all__ = ["MEDIA_EXTENSIONS", "check_base64_image", "inspect_image", "sniff"]
+__all__ = [
+    "MEDIA_EXTENSIONS",
+    "SVG_MEDIA_TYPE",
+    "check_base64_image",
+    "inspect_image",
+    "is_svg",
+    "sniff",
+    "unwrapped",
+]
 
-#: the image media types imageshim passes on, and their file extensions
-MEDIA_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+#: the image media types imageshim passes on, and their file extensions (SVG only where it was asked for)
+MEDIA_EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "image/gif": "gif",
+    "image/svg+xml": "svg",
+}
+SVG_MEDIA_TYPE = "image/svg+xml"
 _SLICE = 1 << 20  # characters of base64 decoded at a time (a multiple of 4)
 _WHITESPACE = str.maketrans("", "", " \t\r\n")
 
@@ -38,6 +57,43 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+_SVG_SCAN = 64 << 10  # bytes of prolog (declaration, comments, doctype) looked through for <svg
+_XML_SPACE = b" \t\r\n"
+
+
+def is_svg(head: bytes) -> bool:
+    """Whether ``head`` (the leading bytes of a document) is an SVG document: after optional whitespace,
+    a UTF-8 byte-order mark, an ``<?xml ...?>`` declaration, comments and a doctype, its first element is
+    ``<svg``. A doctype with an internal subset (``[...]``: entity definitions) is not accepted."""
+    text = head[:_SVG_SCAN]
+    position = 3 if text.startswith(b"\xef\xbb\xbf") else 0
+    while True:
+        while position < len(text) and text[position] in _XML_SPACE:
+            position += 1
+        if text.startswith(b"<?xml", position):
+            end = text.find(b"?>", position + 5)
+            if end < 0:
+                return False
+            position = end + 2
+        elif text.startswith(b"<!--", position):
+            end = text.find(b"-->", position + 4)
+            if end < 0:
+                return False
+            position = end + 3
+        elif text.startswith(b"<!DOCTYPE", position):
+            end = text.find(b">", position + 9)
+            if end < 0 or b"[" in text[position:end]:
+                return False
+            position = end + 1
+        else:
+            break
+    return text.startswith(b"<svg", position) and text[position + 4 : position + 5] in (
+        *(bytes([c]) for c in _XML_SPACE),
+        b">",
+        b"/",
+    )
+
+
 def _decode(chunk: str) -> bytes:
     if sys.version_info >= (3, 11):
         return binascii.a2b_base64(chunk, strict_mode=True)
@@ -46,25 +102,42 @@ def _decode(chunk: str) -> bytes:
     return base64.b64decode(chunk, validate=True)  # pragma: no cover
 
 
-def check_base64_image(b64: str) -> str:
+def unwrapped(b64: str) -> str:
+    """``b64`` without the line breaks and spaces some encoders wrap base64 in (a strict decoder, and
+    every caller's, refuses them); the same string when it has none (the common case: four C-speed scans)."""
+    if any(c in b64 for c in " \t\r\n"):
+        return b64.translate(_WHITESPACE)
+    return b64
+
+
+def check_base64_image(b64: str, *, svg: bool = False) -> str:
     """The media type of the image ``b64`` encodes; ValueError saying why when it is not valid base64 of
-    an image. Line breaks (MIME-style wrapping) are tolerated; any other stray character is not."""
+    an image. Line breaks and spaces (MIME-style wrapping, anywhere in the string) are tolerated, as
+    :func:`unwrapped` removes them; any other stray character is not.
+
+    ``svg``: accept an SVG document as well (``image/svg+xml``): only for a call that asked for SVG
+    output. Without it an SVG is refused like any other non-image."""
     if not isinstance(b64, str) or not b64:
         raise ValueError("the image is empty")
     if not b64.isascii():
         raise ValueError("the base64 holds characters outside the base64 alphabet")
+    b64 = unwrapped(b64)
     try:
         head = _decode(b64[:_SLICE])
-    except (binascii.Error, ValueError):
-        b64 = b64.translate(_WHITESPACE)
-        try:
-            head = _decode(b64[:_SLICE])
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError(f"the base64 does not decode ({exc})") from None
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"the base64 does not decode ({exc})") from None
     media_type = sniff(head[:16])
     if media_type is None:
         # The bytes are not quoted: they are the provider's, and could hold anything.
-        raise ValueError("the bytes are not a PNG, JPEG, WebP or GIF image")
+        if not is_svg(head):
+            what = "a PNG, JPEG, WebP or GIF image" + (" or an SVG document" if svg else "")
+            raise ValueError(f"the bytes are not {what}")
+        if not svg:
+            raise ValueError(
+                "the bytes are an SVG document, not a PNG, JPEG, WebP or GIF image "
+                "(SVG is accepted only when output_format='svg' was asked for)"
+            )
+        media_type = SVG_MEDIA_TYPE
     for start in range(_SLICE, len(b64), _SLICE):
         try:
             _decode(b64[start : start + _SLICE])

@@ -46,7 +46,7 @@ from imageshim._core.errors import (
     redact,
 )
 from imageshim._core.mapping import MappedRequest
-from imageshim._core.media import check_base64_image
+from imageshim._core.media import check_base64_image, unwrapped
 from imageshim._core.plan import Plan
 from imageshim._core.response import Attempt
 
@@ -192,6 +192,10 @@ def execution(
             return Outcome(mapped, results, attempts, failures)
         if not failures:
             failures.append(_empty(mapped.target))
+        unknown = [f for f in failures if isinstance(f, ResultUnknownError)]
+        if unknown:  # what may be billed is what the caller must hear of, every task of it, first
+            last = _merged(unknown)
+            break
         # Fall back only when every failure allows it: a call that may still be billed must not be sent
         # to another provider as well.
         last = next((f for f in failures if not _falls_back(f)), failures[0])
@@ -215,15 +219,20 @@ def _batch(target: _Target, batch: list[ImageCall]) -> Flow[_Batch]:
         started = target.now()
         reply = yield Send(target.adapter, calls, target.mapped.spec)
         if not isinstance(reply, APIError):
-            result = _checked(reply, target.name)
+            result = _checked(reply, target.name, svg=target.mapped.template.output_format == "svg")
             target.record(started, result)
             if result.images:
                 out.results.append(result)
             out.failures.extend(result.failures)
-            return out
-        target.record(started, reply)
-        if reply.reply_lost:  # it may have run and been billed: find out before anything is sent again
-            recovered = yield from _recover(target, batch, reply)
+            if not result.pending:
+                return out
+            # The reply said nothing of some calls: they may have run. Looked up like a lost reply.
+            lost, reply = list(result.pending), _unaccounted(target, result)
+        else:
+            target.record(started, reply)
+            lost = batch if reply.reply_lost else []
+        if lost:  # it may have run and been billed: find out before anything is sent again
+            recovered = yield from _recover(target, lost, reply)
             out.results.extend(recovered.results)
             out.failures.extend(recovered.failures)
             batch = recovered.resend
@@ -263,6 +272,7 @@ def _recover(target: _Target, batch: list[ImageCall], cause: APIError) -> Flow[_
         return out
     started, delay, polls = target.now(), adapter.recover_delay, 0
     last_poll: APIError | None = None
+    seen: set[str] = set()
 
     def left() -> float:
         deadline = target.deadline.left()
@@ -283,8 +293,13 @@ def _recover(target: _Target, batch: list[ImageCall], cause: APIError) -> Flow[_
             if reply.retry_after:
                 wait = reply.retry_after
         else:
-            result = _checked(reply, target.name)
+            result = _checked(reply, target.name, svg=target.mapped.template.output_format == "svg")
             target.record(asked, result, recovered=True)
+            # A poll may list again an image an earlier poll gave (UNCERTAIN on Runware): kept once.
+            fresh = [i for i in result.images if _key(i) not in seen]
+            seen.update(_key(i) for i in fresh)
+            if len(fresh) < len(result.images):
+                result = dataclasses.replace(result, images=fresh, cost_usd=None)
             if result.images:
                 out.results.append(result)
             out.failures.extend(result.failures)
@@ -318,6 +333,31 @@ def _unknown(target: _Target, calls: Sequence[ImageCall], cause: APIError, *, wh
     )
 
 
+def _merged(unknown: list[ResultUnknownError]) -> ResultUnknownError:
+    """One error naming every task whose fate is unknown (each batch reports its own)."""
+    ids = list(dict.fromkeys(t for error in unknown for t in error.task_ids))
+    first = unknown[0]
+    if len(ids) == len(first.task_ids):
+        return first
+    return ResultUnknownError(
+        f"{len(ids)} task(s) of this call may have made (and billed) images that did not come back: "
+        f"{', '.join(ids)}. {first.message}",
+        task_ids=ids,
+        provider=first.provider,
+        request_id=first.request_id,
+    )
+
+
+def _unaccounted(target: _Target, result: AdapterResult) -> APIError:
+    ids = ", ".join(c.call_id for c in result.pending)
+    return APIError(
+        f"{target.name}: the reply brought {len(result.images)} image(s) and no word of task(s) {ids}",
+        provider=target.name.partition(":")[0],
+        request_id=result.request_id,
+        reply_lost=True,
+    )
+
+
 def _never_ran(cause: APIError) -> APIError:
     """The error that stands for calls the provider says never ran: retryable like any unsent request."""
     return APIError(
@@ -330,15 +370,18 @@ def _never_ran(cause: APIError) -> APIError:
 
 
 # ----- checks and small decisions -----------------------------------------------------------------------
-def _checked(result: AdapterResult, target: str) -> AdapterResult:
+def _checked(result: AdapterResult, target: str, *, svg: bool = False) -> AdapterResult:
     """``result`` with every image's bytes checked: base64 that does not decode, or decodes to something
     that is not an image, becomes a failure (a 502: the provider's fault, nothing to recover) instead of
-    reaching the caller; good images get their real media type."""
+    reaching the caller; good images get their real media type.
+
+    ``svg``: the call asked for SVG output, so an SVG document is an image here (``image/svg+xml``); for
+    any other call SVG bytes are refused like any non-image (SVG can carry scripts)."""
     images: list[GeneratedImage] = []
     bad: list[APIError] = []
     for image in result.images:
         try:
-            images.append(_checked_image(image))
+            images.append(_checked_image(image, svg=svg))
         except ValueError as exc:
             bad.append(
                 InternalServerError(
@@ -353,9 +396,10 @@ def _checked(result: AdapterResult, target: str) -> AdapterResult:
     return dataclasses.replace(result, images=images, failures=[*result.failures, *bad])
 
 
-def _checked_image(image: GeneratedImage) -> GeneratedImage:
+def _checked_image(image: GeneratedImage, *, svg: bool = False) -> GeneratedImage:
     if image.b64_json is not None:
-        return dataclasses.replace(image, media_type=check_base64_image(image.b64_json))
+        b64 = unwrapped(image.b64_json)  # passed on as strict decoders read it
+        return dataclasses.replace(image, b64_json=b64, media_type=check_base64_image(b64, svg=svg))
     url = image.url
     if url is None:
         raise ValueError("the image has neither base64 data nor a URL")
@@ -364,11 +408,20 @@ def _checked_image(image: GeneratedImage) -> GeneratedImage:
         if not comma or not head.lower().endswith(";base64"):
             raise ValueError("a data: URI that is not base64")
         # Labelled with the type its bytes say: the URI's own label is only the provider's claim.
-        media_type = check_base64_image(b64)
+        b64 = unwrapped(b64)
+        media_type = check_base64_image(b64, svg=svg)
         return GeneratedImage(None, f"data:{media_type};base64,{b64}", image.revised_prompt, media_type)
     if not url.lower().startswith(("https://", "http://")):
         raise ValueError(f"a URL that is neither http(s) nor data: ({redact(url)[:40]!r})")
+    if redact(url) != url:
+        # A provider that puts a credential (ours, or one shaped like a key) in the image's URL: passing it
+        # on would hand the key to the caller and whoever they share the URL with.
+        raise ValueError("the image URL carries a credential; it is not passed on")
     return image
+
+
+def _key(image: GeneratedImage) -> str:
+    return image.url or image.b64_json or ""
 
 
 def _split(calls: list[ImageCall], size: int) -> list[list[ImageCall]]:

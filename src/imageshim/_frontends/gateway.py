@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from imageshim._core.config import Config, ConfigSource, load_config
 from imageshim._core.errors import ConfigurationError, redact, register_secret
-from imageshim._core.media import sniff
+from imageshim._core.media import SVG_MEDIA_TYPE, is_svg, sniff
 from imageshim._core.warnings import logger
 from imageshim._frontends.engine import Engine
 from imageshim._frontends.hosted import HostedImages
@@ -225,17 +225,26 @@ def create_app(
             return reply(
                 error_response(404, "This image URL has expired or never existed.", code="image_expired")
             )
-        data, _ = found
+        data, label = found
         # Sniffed again here, not taken from the store: ``hosted`` may be any store (a subclass, a shared
         # backend), and this route is what decides what the gateway's origin serves. nosniff stops a
-        # browser from second-guessing the type into something executable.
+        # browser from second-guessing the type into something executable. SVG is served only when the
+        # store labelled it SVG (it does so only for replies asked for as SVG) and the bytes are one; the
+        # sandbox CSP (an opaque origin, no scripts, no loads) keeps any script in it from running.
         media_type = sniff(data[:16])
+        if media_type is None and label == SVG_MEDIA_TYPE and is_svg(data):
+            media_type = SVG_MEDIA_TYPE
         if media_type is None:
             logger.error("imageshim gateway: hosted item %s is not an image; not served", request.url.path)
             return reply(
                 error_response(502, "imageshim: this hosted item is not an image.", code="invalid_image_data")
             )
-        headers = {"cache-control": "private, max-age=300", "x-content-type-options": "nosniff"}
+        headers = {
+            "cache-control": "private, max-age=300",
+            "x-content-type-options": "nosniff",
+            # For every image, not only SVG: a raster image needs none of what this forbids.
+            "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+        }
         return Response(data, media_type=media_type, headers=headers)
 
     async def fallback(request: Request) -> Response:

@@ -37,6 +37,21 @@ def build(plan: Plan, outcome: Outcome, mapping: MappingPolicy) -> ImagesRespons
     usage = _usage(outcome.results)
     cost, cost_source = _cost(outcome.results, mapped, usage)
     warnings = list(mapped.warnings)
+    if mapped.url_mode is None:  # base64 was asked for
+        linked = sum(1 for image in images if image.b64_json is None and image.url is not None)
+        if linked:
+            warnings.append(
+                WarningRecord(
+                    "option_mapped",
+                    "response_format",
+                    "b64_json",
+                    "url",
+                    f"{mapped.target} answered {linked} image(s) with a URL where base64 was asked for; "
+                    "data[i].url holds it (data[i].b64_json is None)",
+                    model=mapped.spec.id,
+                    target=mapped.target,
+                )
+            )
     if outcome.failures:
         warnings.append(_partial_warning(plan, mapped, len(images), outcome.failures))
     report = ShimReport.model_construct(

@@ -32,7 +32,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from imageshim._core.errors import APIError, APITimeoutError, ImageShimError, ModelRetiredError, redact
+from imageshim._core.errors import (
+    APIError,
+    APITimeoutError,
+    ImageShimError,
+    ModelRetiredError,
+    redact,
+    redact_exact,
+)
 from imageshim._core.request import ImageRequest, request_from_kwargs
 from imageshim._core.response import ImagesResponse
 from imageshim._core.warnings import WarningRecord, caller_stacklevel, emit, logger
@@ -114,7 +121,7 @@ def error_response(
 
 def _warnings_header(records: Sequence[WarningRecord]) -> str:
     items = [{"category": r.category.__name__, "setting": r.setting, "message": r.reason} for r in records]
-    return redact(json.dumps(items))  # json.dumps escapes non-ASCII: a valid header value
+    return redact_exact(json.dumps(items))  # json.dumps escapes non-ASCII: a valid header value
 
 
 def _rate_limit_type(error: APIError) -> str:

@@ -278,8 +278,8 @@ def test_model_runware_no_longer_serves(recorder_factory: Any, clock: Any) -> No
         (httpx.Response(200, content=b"not json at all"), "not JSON"),
         (httpx.Response(200, json=["a", "list"]), "not a JSON object"),
         (httpx.Response(200, json={"data": "oops"}), "unexpected shape"),
-        (httpx.Response(200, json={"data": []}), "returned 0 of 1"),
-        (httpx.Response(200, json={}), "returned 0 of 1"),
+        (httpx.Response(200, json={"data": []}), "no word of task"),  # looked up, then unknown
+        (httpx.Response(200, json={}), "no word of task"),
         (httpx.Response(500, content=b"<html>oops</html>"), "not JSON"),
     ],
 )
@@ -295,7 +295,7 @@ def test_item_without_image_field(recorder_factory: Any, clock: Any) -> None:
         return httpx.Response(200, json={"data": [{"taskUUID": task["taskUUID"], "imageUUID": "x"}]})
 
     client, _ = _client(reply, recorder_factory, clock)
-    with pytest.raises(imageshim.APIError, match="returned 0 of 1"):
+    with pytest.raises(imageshim.ResultUnknownError, match="no word of task"):
         client.images.generate(model="gpt-image-2", prompt="a cat")
 
 

@@ -297,7 +297,13 @@ async def test_a_lost_edit_reply_is_looked_up_not_sent_again(
 ) -> None:
     handler, seen = _lost_then_found()
     recorder = recorder_factory(handler)
-    kw: dict[str, Any] = {"model": "gpt-image-2", "prompt": "a hat", "size": "1024x1024", "quality": "low"}
+    kw: dict[str, Any] = {
+        "model": "gpt-image-2",
+        "prompt": "a hat",
+        "size": "1024x1024",
+        "quality": "low",
+        "response_format": "url",
+    }
     if mode == "sync":
         client = imageshim.OpenAI(config=GPT2, http_client=recorder.client(), clock=clock)
         resp = client.images.generate(**kw)

@@ -154,7 +154,7 @@ def test_model_unavailable_is_retried(recorder_factory: Any, clock: Any) -> None
     config = {**GPT2, "retry": {"max_retries": 1, "initial_backoff": 0.0}}
     recorder = recorder_factory(_for_tasks(200, code="modelUnavailable", message="busy"), _ok)
     client = imageshim.OpenAI(config=config, http_client=recorder.client(), clock=clock)
-    resp = client.images.generate(model="gpt-image-2", prompt="a cat")
+    resp = client.images.generate(model="gpt-image-2", prompt="a cat", response_format="url")
     assert [a.outcome for a in resp.imageshim.attempts] == ["InternalServerError", "ok"]
 
 
@@ -238,7 +238,7 @@ def test_null_errors_and_data_of_a_task(recorder_factory: Any, clock: Any) -> No
     recorder = recorder_factory(reply)
     client = imageshim.OpenAI(config=GPT2, http_client=recorder.client(), clock=clock)
     assert (
-        client.images.generate(model="gpt-image-2", prompt="a cat").data[0].url
+        client.images.generate(model="gpt-image-2", prompt="a cat", response_format="url").data[0].url
         == "https://im.runware.ai/x.jpg"
     )
 
@@ -259,23 +259,31 @@ def test_range_error_with_type_min_and_max(recorder_factory: Any, clock: Any) ->
     assert "480..3840" in error.message
 
 
-def test_a_task_error_is_not_hidden_behind_another_tasks_shortfall(recorder_factory: Any, clock: Any) -> None:
-    """Two DALL·E 3 tasks; Runware answers only that task 2's prompt is invalid. That error is raised
-    (not task 1's "0 of 1"), and nothing is retried or re-sent."""
+@pytest.mark.parametrize("status", [400, 200])
+def test_a_task_error_is_not_hidden_behind_another_tasks_shortfall(
+    status: int, recorder_factory: Any, clock: Any
+) -> None:
+    """Two DALL·E 3 tasks; Runware answers only that task 2's prompt is invalid. With an error status the
+    request was refused (task 1 never ran): that error is raised. With a 200, task 1 may have run: it is
+    looked up, and reported unknown when Runware says nothing of it. Nothing is ever sent again."""
 
     def reply(request: httpx.Request) -> httpx.Response:
         tasks = json.loads(request.content)
         if tasks[0]["taskType"] == "getResponse":
             return httpx.Response(200, json={"data": [], "errors": []})
         error = {"taskUUID": tasks[1]["taskUUID"], "code": "invalidPositivePrompt", "message": "bad prompt"}
-        return httpx.Response(200, json={"data": [], "errors": [error]})
+        return httpx.Response(status, json={"data": [], "errors": [error]})
 
     config = {**DALLE3, "retry": {"max_retries": 2, "initial_backoff": 0.0}}
     with pytest.warns(imageshim.ImageShimWarning):
         error, recorder = _generate(reply, recorder_factory, clock, config, model="dall-e-3", n=2)
-    assert type(error) is imageshim.BadRequestError
-    assert (error.code, error.retryable) == ("invalidPositivePrompt", False)
     assert len(_generated_tasks(recorder)) == 2  # one body of two tasks, never sent again
+    if status == 400:
+        assert type(error) is imageshim.BadRequestError
+        assert (error.code, error.retryable) == ("invalidPositivePrompt", False)
+    else:
+        assert isinstance(error, imageshim.ResultUnknownError)
+        assert len(error.task_ids) == 1
 
 
 ASYNC_CASES = [
