@@ -102,6 +102,25 @@ def _decode(chunk: str) -> bytes:
     return base64.b64decode(chunk, validate=True)  # pragma: no cover
 
 
+_ALPHABET_AND_PAD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+
+
+def _check_alphabet(b64: str) -> None:
+    """Every character is of the base64 alphabet, padding only at the end and the length a multiple of 4:
+    what a strict decoder checks, in one C pass (``bytes.translate``) instead of decoding the image."""
+    for start in range(0, len(b64), _SLICE):  # a slice at a time: no second copy of a big image
+        chunk = b64[start : start + _SLICE].encode("ascii")
+        stray = chunk.translate(None, _ALPHABET_AND_PAD)
+        if stray:
+            position = start + chunk.find(stray[:1])
+            raise ValueError(f"the base64 holds a character outside its alphabet at position {position}")
+    padding = b64.find("=")  # only the last one or two characters may be padding
+    if padding != -1 and (padding < len(b64) - 2 or b64[padding:].strip("=")):
+        raise ValueError(f"the base64 has padding inside it at position {padding}")
+    if len(b64) % 4:
+        raise ValueError("the base64 is cut short (its length is not a multiple of 4)")
+
+
 def unwrapped(b64: str) -> str:
     """``b64`` without the line breaks and spaces some encoders wrap base64 in (a strict decoder, and
     every caller's, refuses them); the same string when it has none (the common case: four C-speed scans)."""
@@ -138,11 +157,7 @@ def check_base64_image(b64: str, *, svg: bool = False) -> str:
                 "(SVG is accepted only when output_format='svg' was asked for)"
             )
         media_type = SVG_MEDIA_TYPE
-    for start in range(_SLICE, len(b64), _SLICE):
-        try:
-            _decode(b64[start : start + _SLICE])
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError(f"the base64 does not decode after character {start} ({exc})") from None
+    _check_alphabet(b64)
     return media_type
 
 

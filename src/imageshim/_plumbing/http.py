@@ -97,6 +97,18 @@ def excerpt(body: bytes | str, limit: int = EXCERPT_CHARS) -> str:
     return shown + ("..." if more else "")
 
 
+#: the trace events after which httpcore reads a phase's timeout from the request, and that phase
+_PHASE_STARTS = {
+    "connect_tcp": "connect",
+    "connect_unix_socket": "connect",
+    "start_tls": "connect",
+    "send_request_headers": "write",
+    "send_request_body": "write",
+    "receive_response_headers": "read",
+    "receive_response_body": "read",
+}
+
+
 class _Progress:
     """How far one request got and the time it has left, through httpcore's ``trace`` extension (any
     httpx client on httpcore): ``sent`` once the whole request was written, and each phase's timeout
@@ -115,17 +127,25 @@ class _Progress:
 
     def trace(self, name: str, info: dict[str, Any]) -> None:
         self.traced = True
+        # Only the events where httpcore is about to read a phase's timeout, and the two that say how far
+        # the request got, do any work (ten events a request: this is on every call's path).
+        phase = (
+            _PHASE_STARTS.get(name.rpartition(".")[0].rpartition(".")[2])
+            if name.endswith(".started")
+            else None
+        )
         if name.endswith("send_request_headers.started"):
             self.sent = False  # the pool may send again on another connection
         elif name.endswith("send_request_body.complete"):
             self.sent = True
-        request = info.get("request")
-        timeouts = getattr(request, "extensions", {}).get("timeout")
-        if name.endswith(".started") and isinstance(timeouts, dict):
+        if phase is None:
+            return
+        timeouts = getattr(info.get("request"), "extensions", {}).get("timeout")
+        if isinstance(timeouts, dict):
             left = max(self.deadline - time.monotonic(), 0.001)  # 0 would mean "non-blocking"
-            for phase in ("connect", "read", "write", "pool"):
-                if timeouts.get(phase) is None or timeouts[phase] > left:
-                    timeouts[phase] = left
+            current = timeouts.get(phase)
+            if current is None or current > left:
+                timeouts[phase] = left
 
     async def atrace(self, name: str, info: dict[str, Any]) -> None:
         self.trace(name, info)
