@@ -28,6 +28,7 @@ from imageshim.adapterkit import (
     ImageCall,
     ModelSpec,
     NotFoundError,
+    RateLimitError,
     ResultUnknownError,
     SizeRule,
     apost,
@@ -231,7 +232,7 @@ class RunwareAdapter(ImageAdapter):
             # Nothing about our tasks, an error about something else: the request as a whole failed.
             raise error_for(stray[0], response)
         # (An error naming another task next to news of ours is not about ours: our images are kept.)
-        if response.status_code >= 400 and not errors:
+        if response.status_code >= 400 and not errors and not any(t.images or t.processing for t in tasks):
             cls: type[APIStatusError] = error_class_for_status(response.status_code)
             raise cls(
                 f"runware: {what} HTTP {response.status_code}: {excerpt(response.content)!r}",
@@ -350,6 +351,21 @@ class RunwareAdapter(ImageAdapter):
 
     def _sorted(self, response: HTTPReply, calls: Sequence[ImageCall]) -> AdapterResult:
         """One getResponse reply: each task finished (images), failed, still pending, or never run."""
+        if response.status_code >= 400:
+            # getResponse tasks carry the taskUUIDs they ask about, so an error about the poll itself (429,
+            # 5xx, a bad key) names our tasks too: it is the poll that failed, not the tasks. The core polls
+            # again or reports them unknown; it never reads this as "the task failed, send it again".
+            reply = parse_reply(response, parse_json(response, self.name))
+            errors = task_errors(reply)
+            if errors:
+                raise error_for(errors[0], response)
+            cls: type[APIStatusError] = error_class_for_status(response.status_code)
+            raise cls(
+                f"runware: getResponse answered HTTP {response.status_code}: {excerpt(response.content)!r}",
+                status_code=response.status_code,
+                provider=self.name,
+                request_id=request_id(response.headers),
+            )
         tasks = self._tasks(response, calls, what="getResponse answered", lone=False)
         finished = [t for t in tasks if t.done]
         result = self._assemble(finished, calls, response)
@@ -361,7 +377,9 @@ class RunwareAdapter(ImageAdapter):
             result.images.extend(task.images)
             if task.errors and not _not_found(task):
                 error = error_for(task.errors[0], response)
-                if error.retryable and not task.images:
+                if isinstance(error, RateLimitError) or "timeout" in (error.code or "").lower():
+                    result.pending.append(task.call)  # about load or time, not the task's own end: ask again
+                elif error.retryable and not task.images:
                     result.resend.append(task.call)  # it ran and failed (nothing billed): a retry may serve
                 else:
                     result.failures.append(error)

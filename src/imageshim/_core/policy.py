@@ -185,7 +185,8 @@ def execution(
             done = [(yield from _batch(target, batches[0]))]
         else:
             limit = max(1, min(target.adapter.concurrent_requests, config.retry.concurrency))
-            done = yield Parallel(tuple(_batch(target, b) for b in batches), limit)
+            settled = yield Parallel(tuple(_batch(target, b) for b in batches), limit)
+            done = [_crashed(target, b, item) for b, item in zip(batches, settled, strict=True)]
         results = [r for b in done for r in b.results]
         failures = [_explain(f, mapped, today) for b in done for f in b.failures]
         if any(r.images for r in results):  # partial results are kept
@@ -218,26 +219,32 @@ def _batch(target: _Target, batch: list[ImageCall]) -> Flow[_Batch]:
             return out
         started = target.now()
         reply = yield Send(target.adapter, calls, target.mapped.spec)
+        resend: list[ImageCall] = []
         if not isinstance(reply, APIError):
             result = _checked(reply, target.name, svg=target.mapped.template.output_format == "svg")
             target.record(started, result)
             if result.images:
                 out.results.append(result)
             out.failures.extend(result.failures)
-            if not result.pending:
-                return out
+            resend = list(result.resend)  # calls the provider says never ran: a retry may serve them
             # The reply said nothing of some calls: they may have run. Looked up like a lost reply.
-            lost, reply = list(result.pending), _unaccounted(target, result)
+            lost = list(result.pending)
+            if not lost and not resend:
+                return out
+            reply = _unaccounted(target, result) if lost else _never_ran_in(target, result)
         else:
             target.record(started, reply)
             lost = batch if reply.reply_lost else []
         if lost:  # it may have run and been billed: find out before anything is sent again
-            recovered = yield from _recover(target, lost, reply)
+            known = {_key(i) for r in out.results for i in r.images}  # images this batch already has
+            recovered = yield from _recover(target, lost, reply, known)
             out.results.extend(recovered.results)
             out.failures.extend(recovered.failures)
-            batch = recovered.resend
-            if not batch:
+            resend += recovered.resend
+            if not resend:
                 return out
+        if lost or resend:
+            batch = resend
             reply = _never_ran(reply)
         delay = _delay(target.retry, attempt, reply)
         left = target.deadline.left()
@@ -260,7 +267,9 @@ class _Recovered:
     resend: list[ImageCall] = dataclasses.field(default_factory=list)
 
 
-def _recover(target: _Target, batch: list[ImageCall], cause: APIError) -> Flow[_Recovered]:
+def _recover(
+    target: _Target, batch: list[ImageCall], cause: APIError, known: set[str] | None = None
+) -> Flow[_Recovered]:
     """Poll for ``batch`` after its reply was lost, until every call is settled or the budget is spent."""
     adapter, out = target.adapter, _Recovered()
     pending = list(batch)
@@ -272,7 +281,7 @@ def _recover(target: _Target, batch: list[ImageCall], cause: APIError) -> Flow[_
         return out
     started, delay, polls = target.now(), adapter.recover_delay, 0
     last_poll: APIError | None = None
-    seen: set[str] = set()
+    seen: set[str] = set(known or ())  # images the batch already has (a short reply's) count once
 
     def left() -> float:
         deadline = target.deadline.left()
@@ -333,6 +342,17 @@ def _unknown(target: _Target, calls: Sequence[ImageCall], cause: APIError, *, wh
     )
 
 
+def _crashed(target: _Target, batch: list[ImageCall], item: _Batch | Exception) -> _Batch:
+    """A batch whose flow ended in an exception (a bug, not a provider error): its calls may have been
+    sent, so they are reported unknown; the other batches keep what they got."""
+    if not isinstance(item, Exception):
+        return item
+    cause = APIError(f"imageshim failed while handling this request ({type(item).__name__}: {item})")
+    out = _Batch()
+    out.fail(_unknown(target, batch, cause, why="the shim could not finish handling the reply"), batch)
+    return out
+
+
 def _merged(unknown: list[ResultUnknownError]) -> ResultUnknownError:
     """One error naming every task whose fate is unknown (each batch reports its own)."""
     ids = list(dict.fromkeys(t for error in unknown for t in error.task_ids))
@@ -345,6 +365,17 @@ def _merged(unknown: list[ResultUnknownError]) -> ResultUnknownError:
         task_ids=ids,
         provider=first.provider,
         request_id=first.request_id,
+    )
+
+
+def _never_ran_in(target: _Target, result: AdapterResult) -> APIError:
+    ids = ", ".join(c.call_id for c in result.resend)
+    return APIError(
+        f"{target.name}: task(s) {ids} did not run",
+        provider=target.name.partition(":")[0],
+        request_id=result.request_id,
+        retryable=True,
+        reply_lost=False,
     )
 
 

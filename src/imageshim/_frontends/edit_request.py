@@ -77,9 +77,12 @@ def typed_fields(raw: Mapping[str, str], kinds: Mapping[str, type]) -> dict[str,
             out[name] = text.lower() in ("true", "1")
         elif kind is dict:
             try:
-                out[name] = json.loads(text)
-            except ValueError:
-                raise _bad(name, text[:80], "a JSON object") from None
+                value = json.loads(text)
+            except (ValueError, RecursionError):
+                value = None
+            if not isinstance(value, dict):
+                raise _bad(name, text[:80], "a JSON object")
+            out[name] = value
         else:
             out[name] = text
     return out

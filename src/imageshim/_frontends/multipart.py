@@ -39,9 +39,14 @@ class Part:
 
 
 def _params(value: str) -> tuple[str, dict[str, str]]:
+    from email.utils import collapse_rfc2231_value
+
     message = Message()
     message["content-type"] = value  # the stdlib's RFC 2231 parameter parsing, quoted values included
-    params = {k.lower(): str(v) for k, v in message.get_params(failobj=[], header="content-type")[1:]}
+    params = {
+        k.lower(): collapse_rfc2231_value(v)
+        for k, v in message.get_params(failobj=[], header="content-type")[1:]
+    }
     return message.get_content_type(), params
 
 
@@ -67,7 +72,10 @@ def _disposition(value: str) -> tuple[str, str | None]:
 
 def parse(body: bytes, boundary: str, *, max_parts: int = 64) -> list[Part]:
     """The parts of ``body``; :class:`MultipartError` when it is malformed or has more than ``max_parts``."""
-    delimiter = b"--" + boundary.encode("latin-1")
+    try:
+        delimiter = b"--" + boundary.encode("latin-1")
+    except UnicodeEncodeError:
+        raise MultipartError("the multipart boundary is not plain text") from None
     start = body.find(delimiter)
     if start < 0:
         raise MultipartError("the body does not contain its multipart boundary")
@@ -93,6 +101,8 @@ def parse(body: bytes, boundary: str, *, max_parts: int = 64) -> list[Part]:
 
 def _headers(block: bytes) -> dict[str, str]:
     headers: dict[str, str] = {}
+    if b"\n" in block.replace(b"\r\n", b"") or b"\r" in block.replace(b"\r\n", b""):
+        raise MultipartError("a form part's headers hold a bare line break")
     for line in block.split(b"\r\n"):
         key, colon, value = line.decode("utf-8", "replace").partition(":")
         if colon:

@@ -51,7 +51,12 @@ def form_plan(
         if name in files and (kind == "edit" or name == "image"):
             files[name].append((part.data, part.filename))
         elif name in kinds:
-            raw[name] = part.text()
+            if name in raw:
+                raise FormError(f"'{name}' was sent twice.", code="invalid_value", param=name)
+            try:
+                raw[name] = part.text()
+            except multipart.MultipartError as exc:
+                raise FormError(f"{exc}.", code="invalid_value", param=name) from None
         else:
             raise FormError(f"Unknown parameter: '{part.name}'.", code="unknown_parameter", param=part.name)
     for single in ("mask", "markup"):

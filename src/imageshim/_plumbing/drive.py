@@ -3,7 +3,8 @@
 :func:`run` performs each step with blocking I/O, :func:`arun` with ``await``. Both run the flows of a
 ``Parallel`` step concurrently up to the step's ``limit`` (threads for sync, tasks for async): the policy
 chooses the limit, so batches behave the same on both. An adapter's :class:`~imageshim.APIError` is handed
-back to the policy as a value; anything else is a bug and propagates.
+back to the policy as a value; anything else is a bug: it propagates, except from one flow of a
+``Parallel`` step, where it is that flow's value (the other flows finish and keep their images).
 
 ``sleep`` and ``asleep`` are looked up at call time, so tests can replace them.
 """
@@ -52,9 +53,18 @@ def _perform(step: Step) -> Any:
         sleep(step.seconds)
         return None
     if step.limit <= 1:
-        return [run(f) for f in step.flows]
+        return [_settled(f) for f in step.flows]
     with ThreadPoolExecutor(max_workers=min(step.limit, len(step.flows))) as pool:
-        return list(pool.map(run, step.flows))
+        return list(pool.map(_settled, step.flows))
+
+
+def _settled(flow: Flow[T]) -> T | Exception:
+    """A parallel flow's value, or the exception that ended it: one batch's bug must not cost the others'
+    images (the policy reports that batch's tasks)."""
+    try:
+        return run(flow)
+    except Exception as exc:
+        return exc
 
 
 def _call(method: Callable[..., AdapterResult], step: Send | Poll) -> AdapterResult | APIError:
@@ -86,12 +96,15 @@ async def _aperform(step: Step) -> Any:
 
 
 async def _parallel(step: Parallel) -> list[Any]:
-    if step.limit <= 1:
-        return [await arun(f) for f in step.flows]
-    gate = asyncio.Semaphore(step.limit)
+    gate = asyncio.Semaphore(max(1, step.limit))
 
     async def one(flow: Flow[Any]) -> Any:
         async with gate:
-            return await arun(flow)
+            try:
+                return await arun(flow)
+            except Exception as exc:  # as _settled: the other batches keep their images
+                return exc
 
+    if step.limit <= 1:
+        return [await one(f) for f in step.flows]
     return list(await asyncio.gather(*(one(f) for f in step.flows)))
