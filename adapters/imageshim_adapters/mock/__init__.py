@@ -160,6 +160,8 @@ class MockAdapter(ImageAdapter):
     name: ClassVar[str] = "mock"
     api_key_env: ClassVar[str | None] = None
     supports_edits: ClassVar[bool] = True
+    #: one request at a time: the mock answers at once, and users' tests read ``calls[i]`` in order
+    concurrent_requests: ClassVar[int] = 1
     #: the backend all mock adapters use unless given their own (the pytest fixture swaps it)
     backend: ClassVar[MockBackend] = MockBackend()
 

@@ -81,3 +81,18 @@ def test_the_mock_enforces_the_emulated_model(clock: Any) -> None:
     too_many = ImageCall(call_id="2", model="dall-e-3", prompt="x", n=2, response_format="url")
     with pytest.raises(imageshim.BadRequestError, match=r"n 2 outside 1\.\.1"):
         adapter.generate([too_many], spec)
+
+
+def test_the_mock_takes_split_calls_one_at_a_time_in_order(clock: Any, imageshim_mock: Any) -> None:
+    """n split into several requests: the mock serves them one after another, so a scripted failure hits
+    the first, and ``calls[i]`` is the i-th request (real providers get up to [retry] concurrency at once)."""
+    imageshim_mock.fail_next(imageshim.BadRequestError("scripted refusal", provider="mock"))
+    config = {"routes": {"*": ["mock:dall-e-3"]}, "lifecycle": {"on_retired": "allow"}}
+    with pytest.warns(imageshim.ImageShimWarning) as caught:
+        resp = imageshim.OpenAI(config=config, clock=clock).images.generate(
+            model="dall-e-3", prompt="a fox", n=3
+        )
+    assert len(resp.data) == 2
+    assert resp.imageshim.failures[0]["message"] == "scripted refusal"
+    assert [c.n for c in imageshim_mock.calls] == [1, 1, 1]
+    assert any("2 of 3 images arrived" in str(w.message) for w in caught)
