@@ -215,16 +215,19 @@ class RunwareAdapter(ImageAdapter):
             "provider": self.name,
         }
 
-    def _tasks(
-        self, response: HTTPReply, calls: Sequence[ImageCall], *, what: str, lone: bool
-    ) -> list[TaskResult]:
+    def _tasks(self, response: HTTPReply, calls: Sequence[ImageCall], *, poll: bool) -> list[TaskResult]:
         """The reply's news of each task; raises for an answer about the whole request (authentication,
-        credits, load) rather than about the tasks. With ``lone``, an error without a taskUUID belongs to
-        a lone task (an imageInference reply); a getResponse error must name its task to be about it."""
+        credits, load) rather than about the tasks. In an imageInference reply an error without a
+        taskUUID belongs to a lone task; a getResponse error must name its task to be about it."""
         reply = parse_reply(response, parse_json(response, self.name))
         errors = task_errors(reply)
+        if poll and response.status_code >= 400:
+            # getResponse tasks carry the taskUUIDs they ask about, so an error about the poll itself (429,
+            # 5xx, a bad key) names our tasks too: it is the poll that failed, not the tasks. The core polls
+            # again or reports them unknown; it never reads this as "the task failed, send it again".
+            raise error_for(errors[0], response) if errors else self._status_error(response, poll)
         ids = {c.call_id for c in calls}
-        single = lone and len(calls) == 1
+        single = not poll and len(calls) == 1
         stray = [e for e in errors if e.taskUUID not in ids and not (single and e.taskUUID is None)]
         ours = [e for e in errors if e not in stray]
         tasks = by_task(reply, calls, ours)
@@ -233,17 +236,21 @@ class RunwareAdapter(ImageAdapter):
             raise error_for(stray[0], response)
         # (An error naming another task next to news of ours is not about ours: our images are kept.)
         if response.status_code >= 400 and not errors and not any(t.images or t.processing for t in tasks):
-            cls: type[APIStatusError] = error_class_for_status(response.status_code)
-            raise cls(
-                f"runware: {what} HTTP {response.status_code}: {excerpt(response.content)!r}",
-                status_code=response.status_code,
-                provider=self.name,
-                request_id=request_id(response.headers),
-            )
+            raise self._status_error(response, poll)
         return tasks
 
+    def _status_error(self, response: HTTPReply, poll: bool) -> APIStatusError:
+        cls: type[APIStatusError] = error_class_for_status(response.status_code)
+        what = "getResponse answered" if poll else "answered"
+        return cls(
+            f"runware: {what} HTTP {response.status_code}: {excerpt(response.content)!r}",
+            status_code=response.status_code,
+            provider=self.name,
+            request_id=request_id(response.headers),
+        )
+
     def _result(self, response: HTTPReply, calls: Sequence[ImageCall]) -> AdapterResult:
-        tasks = self._tasks(response, calls, what="answered", lone=True)
+        tasks = self._tasks(response, calls, poll=False)
         provider = [error_for(t.errors[0], response) for t in tasks if t.errors]
         short = [t for t in tasks if not t.errors and not t.done]
         result = self._assemble(tasks, calls, response)
@@ -351,22 +358,7 @@ class RunwareAdapter(ImageAdapter):
 
     def _sorted(self, response: HTTPReply, calls: Sequence[ImageCall]) -> AdapterResult:
         """One getResponse reply: each task finished (images), failed, still pending, or never run."""
-        if response.status_code >= 400:
-            # getResponse tasks carry the taskUUIDs they ask about, so an error about the poll itself (429,
-            # 5xx, a bad key) names our tasks too: it is the poll that failed, not the tasks. The core polls
-            # again or reports them unknown; it never reads this as "the task failed, send it again".
-            reply = parse_reply(response, parse_json(response, self.name))
-            errors = task_errors(reply)
-            if errors:
-                raise error_for(errors[0], response)
-            cls: type[APIStatusError] = error_class_for_status(response.status_code)
-            raise cls(
-                f"runware: getResponse answered HTTP {response.status_code}: {excerpt(response.content)!r}",
-                status_code=response.status_code,
-                provider=self.name,
-                request_id=request_id(response.headers),
-            )
-        tasks = self._tasks(response, calls, what="getResponse answered", lone=False)
+        tasks = self._tasks(response, calls, poll=True)
         finished = [t for t in tasks if t.done]
         result = self._assemble(finished, calls, response)
         for task in tasks:
