@@ -201,3 +201,49 @@ def test_malformed_forms_are_a_400(body: bytes, content_type: str | None, param:
     reply = _form(body, content_type or "multipart/form-data; boundary=B")
     assert reply.status == 400, reply.body
     assert reply.json()["error"]["param"] == param
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_5xx_naming_one_task_does_not_resend_a_task_still_running(
+    status: int, recorder_factory: Any, clock: Any
+) -> None:
+    """Two tasks; a 5xx says task A failed and task B is processing: B may be billed, so it is looked up
+    (and comes back), never sent again with A."""
+    bodies: list[list[str]] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        tasks = _tasks(request)
+        ids = [t["taskUUID"] for t in tasks]
+        if tasks[0]["taskType"] == "getResponse":
+            return httpx.Response(200, json={"data": [_item(i, f"https://im/{i}.jpg") for i in ids]})
+        bodies.append(ids)
+        error = {"taskUUID": ids[0], "code": "serviceUnavailable", "message": "busy"}
+        return httpx.Response(
+            status, json={"data": [{"taskUUID": ids[1], "status": "processing"}], "errors": [error]}
+        )
+
+    config = {**RUNWARE, "routes": {"*": ["runware:dall-e-3"]}, "lifecycle": {"on_retired": "allow"}}
+    client = imageshim.OpenAI(config=config, http_client=recorder_factory(reply).client(), clock=clock)
+    with pytest.warns(imageshim.ImageShimWarning):
+        resp = client.images.generate(model="dall-e-3", prompt="a fox", n=2, response_format="url")
+    assert all(bodies[0][1] not in later for later in bodies[1:])  # B never sent again
+    assert f"https://im/{bodies[0][1]}.jpg" in [d.url for d in resp.data]
+
+
+def test_a_200_with_only_another_tasks_error_looks_ours_up(recorder_factory: Any, clock: Any) -> None:
+    generates: list[str] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        (task,) = _tasks(request)
+        if task["taskType"] == "getResponse":
+            return httpx.Response(200, json={"data": [_item(task["taskUUID"], "https://im/ok.jpg")]})
+        generates.append(task["taskUUID"])
+        other = {"taskUUID": "someone-elses", "code": "serviceUnavailable", "message": "busy"}
+        return httpx.Response(200, json={"data": [], "errors": [other]})
+
+    client = imageshim.OpenAI(config=RUNWARE, http_client=recorder_factory(reply).client(), clock=clock)
+    resp = client.images.generate(
+        model="gpt-image-2", prompt="a fox", size="1024x1024", response_format="url"
+    )
+    assert [d.url for d in resp.data] == ["https://im/ok.jpg"]
+    assert len(generates) == 1

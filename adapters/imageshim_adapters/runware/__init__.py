@@ -231,8 +231,13 @@ class RunwareAdapter(ImageAdapter):
         stray = [e for e in errors if e.taskUUID not in ids and not (single and e.taskUUID is None)]
         ours = [e for e in errors if e not in stray]
         tasks = by_task(reply, calls, ours)
-        if stray and not any(t.images or t.errors or t.processing for t in tasks):
-            # Nothing about our tasks, an error about something else: the request as a whole failed.
+        if (
+            stray
+            and response.status_code >= 400
+            and not any(t.images or t.errors or t.processing for t in tasks)
+        ):
+            # An error status about something else and nothing about our tasks: the request as a whole
+            # failed. (With a success status, our silent tasks are looked up, not sent again.)
             raise error_for(stray[0], response)
         # (An error naming another task next to news of ours is not about ours: our images are kept.)
         if response.status_code >= 400 and not errors and not any(t.images or t.processing for t in tasks):
@@ -255,9 +260,14 @@ class RunwareAdapter(ImageAdapter):
         short = [t for t in tasks if not t.errors and not t.done]
         result = self._assemble(tasks, calls, response)
         result.failures = provider
-        if response.status_code >= 400 and provider and not result.images:
-            # An error status: Runware refused the request (a validation error names the task at fault);
-            # the tasks it does not mention never ran.
+        if (
+            400 <= response.status_code < 500
+            and provider
+            and not result.images
+            and not any(t.processing for t in tasks)
+        ):
+            # A refusal (a validation error names the task at fault): the tasks it does not mention never
+            # ran. Not so for a 5xx, which may come after some tasks ran: those are looked up below.
             raise next((e for e in provider if not e.retryable), provider[0])
         # Tasks a success reply says nothing (or too little) of may have run: the core looks them up
         # (getResponse) before anything is sent again. The failed ones are reported as they failed.
