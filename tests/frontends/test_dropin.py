@@ -413,3 +413,15 @@ def test_with_streaming_response_hands_over_an_unread_body(sdk: openai.OpenAI) -
         assert not response.http_response.is_stream_consumed
         body = b"".join(response.iter_bytes())
     assert json.loads(body)["data"][0]["b64_json"]
+
+
+def test_a_warning_made_an_error_is_a_reply_httpx_sdks_do_not_retry(clock: Any, imageshim_mock: Any) -> None:
+    """pytest here runs with filterwarnings=error: the retirement warning becomes an error after the image
+    was made. openai 1.x/2.x retry any exception from a transport (a new generation each time): for them it
+    is a 400 with x-should-retry: false, and the mock was called once."""
+    client = openai_http_client(MOCK, clock=clock, http_module=httpx)
+    reply = client.post("/images/generations", json={"model": "dall-e-3", "prompt": "otter"})
+    assert reply.status_code == 400
+    assert reply.json()["error"]["code"] == "warning_as_error"
+    assert reply.headers["x-should-retry"] == "false"
+    assert len(imageshim_mock.calls) == 1

@@ -21,7 +21,7 @@ import httpx
 
 from imageshim._core.config import Config, ConfigSource
 from imageshim._frontends.engine import Engine
-from imageshim._frontends.wire import WireHandler
+from imageshim._frontends.wire import WireHandler, WireResponse, error_response
 
 __all__ = ["async_openai_http_client", "http_module_for_openai", "openai_http_client"]
 
@@ -61,6 +61,21 @@ def _response(module: Any, reply: Any, request: Any) -> Any:
     )
 
 
+def _escalated(module: Any, warning: Warning) -> WireResponse:
+    """A warning the caller's filter made an error, after the images were made (they are paid for). The
+    httpx-based SDKs (openai 1.x/2.x) retry any exception a transport raises, which would generate again:
+    for them it becomes an error reply they do not retry. Newer SDKs get the warning itself, as the native
+    client raises it."""
+    if module is not httpx:
+        raise warning
+    return error_response(
+        400,
+        f"imageshim: {type(warning).__name__} was turned into an error by the caller's warnings filter: "
+        f"{warning}",
+        code="warning_as_error",
+    )
+
+
 def _transports(module: Any) -> tuple[type, type]:
     base, abase = module.BaseTransport, module.AsyncBaseTransport
 
@@ -70,13 +85,16 @@ def _transports(module: Any) -> tuple[type, type]:
 
         def handle_request(self, request: Any) -> Any:
             body = request.read()
-            reply = self.handler.handle(
-                request.method,
-                request.url.path,
-                body,
-                timeout=request_timeout(request),
-                content_type=request.headers.get("content-type"),
-            )
+            try:
+                reply = self.handler.handle(
+                    request.method,
+                    request.url.path,
+                    body,
+                    timeout=request_timeout(request),
+                    content_type=request.headers.get("content-type"),
+                )
+            except Warning as warning:
+                reply = _escalated(module, warning)
             return _response(module, reply, request)
 
     class AsyncShimTransport(abase):  # type: ignore[misc,valid-type]
@@ -85,13 +103,16 @@ def _transports(module: Any) -> tuple[type, type]:
 
         async def handle_async_request(self, request: Any) -> Any:
             body = await request.aread()
-            reply = await self.handler.ahandle(
-                request.method,
-                request.url.path,
-                body,
-                timeout=request_timeout(request),
-                content_type=request.headers.get("content-type"),
-            )
+            try:
+                reply = await self.handler.ahandle(
+                    request.method,
+                    request.url.path,
+                    body,
+                    timeout=request_timeout(request),
+                    content_type=request.headers.get("content-type"),
+                )
+            except Warning as warning:
+                reply = _escalated(module, warning)
             return _response(module, reply, request)
 
     return ShimTransport, AsyncShimTransport
