@@ -131,9 +131,6 @@ class ModelSpec:
             return self.capability_source
         return self.fact_sources.get(fact, self.capability_source)
 
-    def takes_output(self, output_format: str) -> bool:
-        return output_format in self.output_formats
-
     def with_changes(self, changes: Mapping[str, Any]) -> ModelSpec:
         """A copy with ``changes`` applied (values already of the field's type, or raw data)."""
         return dataclasses.replace(self, **_coerce(changes))

@@ -58,6 +58,9 @@ def sniff(head: bytes) -> str | None:
 
 
 _SVG_SCAN = 64 << 10  # bytes of prolog (declaration, comments, doctype) looked through for <svg
+#: characters of base64 decoded to read what the image is: enough for _SVG_SCAN bytes (the rest of the
+#: string is only checked against the alphabet, in slices)
+_HEAD = 4 * -(-_SVG_SCAN // 3)
 _XML_SPACE = b" \t\r\n"
 
 
@@ -142,7 +145,7 @@ def check_base64_image(b64: str, *, svg: bool = False) -> str:
         raise ValueError("the base64 holds characters outside the base64 alphabet")
     b64 = unwrapped(b64)
     try:
-        head = _decode(b64[:_SLICE])
+        head = _decode(b64[:_HEAD])
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"the base64 does not decode ({exc})") from None
     media_type = sniff(head[:16])

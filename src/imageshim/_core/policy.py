@@ -243,7 +243,7 @@ def _batch(target: _Target, batch: list[ImageCall]) -> Flow[_Batch]:
             resend += recovered.resend
             if not resend:
                 return out
-        if lost or resend:
+        if resend:
             batch = resend
             reply = _never_ran(reply)
         delay = _delay(target.retry, attempt, reply)
@@ -267,9 +267,7 @@ class _Recovered:
     resend: list[ImageCall] = dataclasses.field(default_factory=list)
 
 
-def _recover(
-    target: _Target, batch: list[ImageCall], cause: APIError, known: set[str] | None = None
-) -> Flow[_Recovered]:
+def _recover(target: _Target, batch: list[ImageCall], cause: APIError, known: set[str]) -> Flow[_Recovered]:
     """Poll for ``batch`` after its reply was lost, until every call is settled or the budget is spent."""
     adapter, out = target.adapter, _Recovered()
     pending = list(batch)
@@ -281,7 +279,7 @@ def _recover(
         return out
     started, delay, polls = target.now(), adapter.recover_delay, 0
     last_poll: APIError | None = None
-    seen: set[str] = set(known or ())  # images the batch already has (a short reply's) count once
+    seen = set(known)  # images the batch already has (a short reply's) count once
 
     def left() -> float:
         deadline = target.deadline.left()

@@ -181,6 +181,7 @@ _VOCABULARY: dict[str, tuple[str, ...]] = {
     "output_format": OUTPUT_FORMATS,
     "background": BACKGROUNDS,
     "moderation": MODERATIONS,
+    "complexity": COMPLEXITIES,
 }
 
 
@@ -236,8 +237,6 @@ def _check_vocabulary(request: ImageRequest) -> None:
         raise _bad("output_compression", request.output_compression, "an integer from 0 to 100")
     if request.partial_images is not None and not 0 <= request.partial_images <= 3:
         raise _bad("partial_images", request.partial_images, "an integer from 0 to 3")
-    if request.complexity is not None and request.complexity not in COMPLEXITIES:
-        raise _bad("complexity", request.complexity, ", ".join(repr(a) for a in COMPLEXITIES))
     low, high = FRAME_COUNT
     if request.frame_count is not None and not low <= request.frame_count <= high:
         raise _bad("frame_count", request.frame_count, f"an integer from {low} to {high} (GIF frames)")

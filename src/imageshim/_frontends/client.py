@@ -15,11 +15,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from imageshim._core.config import Config, ConfigSource, load_config
-from imageshim._core.errors import APIError, BadRequestError
+from imageshim._core.errors import BadRequestError
 from imageshim._core.types import NOT_GIVEN, NotGiven
-from imageshim._core.warnings import emit
-from imageshim._frontends import orchestrate as _orchestrate
-from imageshim._frontends.client_edits import AsyncEditMethods, EditMethods
+from imageshim._frontends.client_edits import AsyncEditMethods, EditMethods, locals_without_self
 from imageshim._frontends.engine import Engine, Plan
 from imageshim._plumbing.registry import AdapterRegistry
 
@@ -106,14 +104,7 @@ class Images(EditMethods):
         ``timeout``: seconds each provider request may take (not given: the provider's; None: no limit of
         its own). The whole call, retries and fallbacks included, is bounded by ``[retry] deadline``.
         """
-        plan = _plan(self._engine, locals_without_self(locals()))
-        try:
-            response = _orchestrate.run(self._engine, plan)
-        except APIError as error:
-            emit(_orchestrate.warnings_for(plan, error), stacklevel=2)  # decided before it failed
-            raise
-        emit(response.imageshim.warnings, stacklevel=2)
-        return response
+        return self._run(_plan(self._engine, locals_without_self(locals())))
 
 
 class AsyncImages(AsyncEditMethods):
@@ -148,18 +139,7 @@ class AsyncImages(AsyncEditMethods):
         timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
     ) -> ImagesResponse:
         """Async twin of :meth:`Images.generate`."""
-        plan = _plan(self._engine, locals_without_self(locals()))
-        try:
-            response = await _orchestrate.arun(self._engine, plan)
-        except APIError as error:
-            emit(_orchestrate.warnings_for(plan, error), stacklevel=2)
-            raise
-        emit(response.imageshim.warnings, stacklevel=2)
-        return response
-
-
-def locals_without_self(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if k != "self"}
+        return await self._run(_plan(self._engine, locals_without_self(locals())))
 
 
 class Models:

@@ -56,6 +56,10 @@ def read_upload(value: FileInput, field: str) -> Upload:
     )
 
 
+def locals_without_self(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k != "self"}
+
+
 def _images(image: FileInput | Sequence[FileInput]) -> list[Upload]:
     if isinstance(image, list):
         return [read_upload(v, f"image[{i}]") for i, v in enumerate(image)]
@@ -111,7 +115,7 @@ class EditMethods(_Base):
     ) -> ImagesResponse:
         """Edit images: the files are checked before any network call, the request is mapped onto the
         route's target like a generation, every change warned. ``timeout`` as for ``generate``."""
-        return self._run(self._edit_plan("edit", {k: v for k, v in locals().items() if k != "self"}))
+        return self._run(self._edit_plan("edit", locals_without_self(locals())))
 
     def create_variation(
         self,
@@ -127,9 +131,11 @@ class EditMethods(_Base):
     ) -> ImagesResponse:
         """DALL·E 2's retired variations, kept working: an edit of ``image`` on the successor with
         ``[mapping] variation_prompt`` (a warning says so), or a 400 with ``[mapping] variations = "error"``."""
-        return self._run(self._edit_plan("variation", {k: v for k, v in locals().items() if k != "self"}))
+        return self._run(self._edit_plan("variation", locals_without_self(locals())))
 
     def _run(self, plan: Plan) -> ImagesResponse:
+        """The one run of every native call: execute, then emit what was decided (also when it failed),
+        pointing at the caller's line (caller -> method -> _run -> emit)."""
         try:
             response = _orchestrate.run(self._engine, plan)
         except APIError as error:
@@ -162,7 +168,7 @@ class AsyncEditMethods(_Base):
         timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
     ) -> ImagesResponse:
         """Async twin of :meth:`EditMethods.edit`."""
-        return await self._run(self._edit_plan("edit", {k: v for k, v in locals().items() if k != "self"}))
+        return await self._run(self._edit_plan("edit", locals_without_self(locals())))
 
     async def create_variation(
         self,
