@@ -500,3 +500,29 @@ def test_batches_run_concurrently_up_to_the_same_limit_on_both(clock: Any, async
         resp = _generate(client, asynchronous, model="dall-e-3", prompt="a fox", n=4)
     assert len(resp.data) == 4
     assert state["peak"] == 2  # the adapter's limit, not 1 and not 4
+
+
+def test_an_adapter_without_poll_reports_a_lost_reply_unknown(scripted: type[Scripted], clock: Any) -> None:
+    """An adapter written for the old recover hook keeps time for recovery but has no poll: its lost reply
+    is reported unknown (never re-sent), not a crash."""
+
+    class Legacy(ImageAdapter):
+        name: ClassVar[str] = "legacy"
+        recovery_reserve: ClassVar[float] = 8.0
+        sent: ClassVar[int] = 0
+
+        def generate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+            Legacy.sent += 1
+            raise imageshim.APITimeoutError("legacy: read timed out", provider="legacy")
+
+        async def agenerate(self, calls: Sequence[ImageCall], spec: ModelSpec) -> AdapterResult:
+            return self.generate(calls, spec)
+
+    registry = AdapterRegistry(entry_points=False)
+    registry.register("legacy", Legacy)
+    client = imageshim.OpenAI(
+        config={"routes": {"*": ["legacy:gpt-image-2"]}}, registry=registry, clock=clock
+    )
+    with pytest.raises(imageshim.ResultUnknownError):
+        client.images.generate(model="gpt-image-2", prompt="a fox")
+    assert Legacy.sent == 1
