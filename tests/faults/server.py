@@ -216,6 +216,16 @@ def stall(seconds: float, *, then_finish: bool = False) -> Action:
     return act
 
 
+def delayed(seconds: float) -> Action:
+    """Answer with success after ``seconds`` (a slow generation: GPT Image 2 at high quality)."""
+
+    def act(conn: Conn) -> None:
+        conn.server._stop.wait(seconds)
+        ok(conn)
+
+    return act
+
+
 def truncated(conn: Conn) -> None:
     body = success_body(conn)
     conn.send(200, body[: len(body) // 2], declared=len(body))

@@ -144,12 +144,19 @@ def test_serve_passes_its_options_to_the_gateway(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(imageshim._frontends.gateway, "serve", lambda **kwargs: seen.update(kwargs))
     argv = ["serve", "--host", "127.0.0.1", "--port", "8123", "--public-url", "https://img.example.com"]
     assert main(argv) == 0
-    assert seen == {
+    assert {k: v for k, v in seen.items() if v is not None} == {
         "host": "127.0.0.1",
         "port": 8123,
-        "config": None,
         "public_url": "https://img.example.com",
     }
+    argv += ["--store", "file", "--ttl", "600", "--cors-origin", "https://a.example", "--log-format", "json"]
+    assert main(argv) == 0
+    assert (seen["store"], seen["ttl_seconds"], seen["cors_origins"], seen["log_format"]) == (
+        "file",
+        600.0,
+        ["https://a.example"],
+        "json",
+    )
 
 
 def test_serve_with_a_bad_public_url_is_a_usage_error(capsys: Any) -> None:

@@ -184,7 +184,7 @@ async def test_async_sdk(clock: Any) -> None:
 
 
 # ----- error paths on the wire --------------------------------------------------------------------------
-PROVIDER_KEY = "sk-dropin-provider-0123456789abcdef"
+PROVIDER_KEY = "sk-7e2a9c4f1b6d8e3a0c5f2b7d9e1a"
 OPENAI_ROUTE = {
     "routes": {"*": ["openai:gpt-image-2"]},
     "providers": {"openai": {"api_key": PROVIDER_KEY}},
@@ -297,8 +297,9 @@ def test_configuration_errors_are_not_retried_by_the_sdk(clock: Any) -> None:
 
     client._transport.handler.handle = counting
     sdk = openai.OpenAI(api_key="unused", http_client=client)  # the SDK's default: 2 retries
-    with pytest.raises(openai.InternalServerError) as info:
+    with pytest.raises(openai.APIStatusError) as info:
         sdk.images.generate(model="gpt-image-2", prompt="x")
+    assert info.value.status_code == 424  # a 4xx: clients that retry 5xx by status do not repeat it
     assert info.value.code == "imageshim_configuration_error"
     assert "OPENAI_API_KEY" in info.value.message
     assert info.value.response.headers["x-should-retry"] == "false"

@@ -13,11 +13,12 @@ import openai
 import pytest
 
 import imageshim
-from imageshim._frontends.gateway import _is_loopback, create_app, serve
-from imageshim._frontends.hosted import HostedImages
+from imageshim._frontends.gateway import create_app, is_loopback, serve
+from imageshim._frontends.gateway.store import MemoryStore, Stored
 from imageshim_adapters.mock.images import png_size
 
 KEY = "gw-test-key-123456"
+OTHER_KEY = "gw-test-key-654321"
 CONFIG = {"routes": {"*": ["mock:gpt-image-2"]}}
 
 
@@ -36,7 +37,7 @@ def fake_time() -> FakeTime:
 
 @pytest.fixture
 def gateway(clock: Any, fake_time: FakeTime, serve_app: Any) -> Iterator[str]:
-    app = create_app(CONFIG, keys=[KEY], clock=clock, max_body_bytes=4096, hosted=HostedImages(now=fake_time))
+    app = create_app(CONFIG, keys=[KEY], clock=clock, max_body_bytes=4096, store=MemoryStore(now=fake_time))
     with serve_app(app) as base:
         yield base
 
@@ -135,20 +136,108 @@ def test_bad_request_and_rate_limit_keep_openai_shapes(
 def test_refuses_to_serve_without_keys_off_loopback() -> None:
     with pytest.raises(imageshim.ConfigurationError, match="IMAGESHIM_GATEWAY_KEYS"):
         serve(host="0.0.0.0", port=0)
-    assert _is_loopback("127.0.0.1")
-    assert _is_loopback("::1")
-    assert _is_loopback("localhost")
-    assert not _is_loopback("10.0.0.1")
+    assert is_loopback("127.0.0.1")
+    assert is_loopback("::1")
+    assert is_loopback("[::1]")
+    assert is_loopback("localhost")
+    assert not is_loopback("10.0.0.1")
+    assert not is_loopback("example.com")
 
 
-def test_hosted_store_is_bounded() -> None:
-    png, jpeg = b"\x89PNG\r\n\x1a\n1", b"\xff\xd8\xff456789"
-    store = HostedImages(max_bytes=12)
-    first = store.put(png, "image/png")
-    second = store.put(jpeg, "image/jpeg")
-    assert second.endswith(".jpg")
-    assert store.get(first) is None  # evicted: over the byte cap
-    assert store.get(second) == (jpeg, "image/jpeg")
+def test_body_limits_come_from_the_gateway_table_unless_given(serve_app: Any, clock: Any) -> None:
+    config = {**CONFIG, "gateway": {"max_body_bytes": 2048}}
+    body = {"model": "gpt-image-2", "prompt": "x" * 3000}
+    with serve_app(create_app(config, keys=[KEY], clock=clock)) as base:
+        too_big = httpx.post(f"{base}/v1/images/generations", json=body, headers=_auth())
+    assert too_big.status_code == 413
+    assert "2048 bytes" in too_big.json()["error"]["message"]
+    with serve_app(create_app(config, keys=[KEY], clock=clock, max_body_bytes=8192)) as base:
+        allowed = httpx.post(f"{base}/v1/images/generations", json=body, headers=_auth(), timeout=30)
+    assert allowed.status_code == 200, allowed.text
+
+
+# ----- a full image store: no client's image is evicted early ------------------------------------------
+def _generate(base: str, prompt: str, key: str = KEY, **extra: Any) -> httpx.Response:
+    body = {"model": "gpt-image-2", "prompt": prompt, "response_format": "url", **extra}
+    return httpx.post(f"{base}/v1/images/generations", json=body, headers=_auth(key), timeout=30)
+
+
+def _image_sizes(serve_app: Any, clock: Any, prompt: str, n: int = 1) -> list[int]:
+    """The sizes of the PNGs the mock makes for ``prompt`` (deterministic), measured through a gateway of its
+    own."""
+    with serve_app(create_app(CONFIG, keys=[KEY], clock=clock)) as base:
+        reply = _generate(base, prompt, response_format="b64_json", n=n)
+    assert reply.status_code == 200, reply.text
+    return [len(base64.b64decode(item["b64_json"])) for item in reply.json()["data"]]
+
+
+def test_a_full_share_of_the_store_is_a_503_before_generating_not_an_eviction(
+    serve_app: Any, clock: Any, fake_time: FakeTime, imageshim_mock: Any
+) -> None:
+    (size,) = _image_sizes(serve_app, clock, "first")
+    imageshim_mock.reset()
+    # Room for exactly one image per client key: once it is held, the key's share is full.
+    store = MemoryStore(now=fake_time, max_bytes_per_key=size)
+    app = create_app(CONFIG, keys=[KEY, OTHER_KEY], clock=clock, store=store, now=fake_time)
+    with serve_app(app) as base:
+        first = _generate(base, "first")
+        assert first.status_code == 200, first.text
+        first_url = first.json()["data"][0]["url"]
+        assert first_url.startswith(f"{base}/v1/imageshim/images/")
+        assert store.bytes_used() == size
+        calls = len(imageshim_mock.calls)
+
+        full = _generate(base, "second")  # another body: not a repeat of the first
+        assert full.status_code == 503, full.text
+        assert full.headers["content-type"] == "application/json"
+        error = full.json()["error"]
+        assert error["code"] == "hosted_store_full"
+        assert error["type"] == "server_error"
+        assert "b64_json" in error["message"]
+        assert full.headers["retry-after"] == "3600"  # when the first image expires
+        assert full.headers["x-should-retry"] == "true"
+        assert len(imageshim_mock.calls) == calls  # refused before anything was generated (or paid)
+
+        # The first image is not evicted to make room, and another client key still gets its URL.
+        assert httpx.get(first_url).content[:8] == b"\x89PNG\r\n\x1a\n"
+        other = _generate(base, "second", key=OTHER_KEY)
+        assert other.status_code == 200, other.text
+        other_url = other.json()["data"][0]["url"]
+        assert other_url.startswith(f"{base}/v1/imageshim/images/")
+        assert httpx.get(other_url).status_code == 200
+        assert httpx.get(first_url).status_code == 200
+
+        # Once the first image has expired, the key has room again (the same image: the same size).
+        fake_time.now += 3601
+        assert httpx.get(first_url).status_code == 404
+        again = _generate(base, "first")
+        assert again.status_code == 200, again.text
+        assert again.headers["x-imageshim-intent"] == "new"  # past the retry window: generated again
+        again_url = again.json()["data"][0]["url"]
+        assert again_url.startswith(f"{base}/v1/imageshim/images/")
+        assert again_url != first_url
+
+
+def test_an_image_that_no_longer_fits_is_returned_inline_with_a_warning(
+    serve_app: Any, clock: Any, fake_time: FakeTime
+) -> None:
+    sizes = _image_sizes(serve_app, clock, "pair", n=2)
+    # Room for either image but not both: the request is admitted and generated, then the second image of
+    # the reply does not fit. It was paid for: it comes back inline, not dropped.
+    store = MemoryStore(now=fake_time, max_bytes_per_key=max(sizes))
+    with serve_app(create_app(CONFIG, keys=[KEY], clock=clock, store=store)) as base:
+        reply = _generate(base, "pair", n=2)
+        assert reply.status_code == 200, reply.text
+        hosted, inline = (item["url"] for item in reply.json()["data"])
+        assert hosted.startswith(f"{base}/v1/imageshim/images/")
+        assert httpx.get(hosted).content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert inline.startswith("data:image/png;base64,")
+    assert len(base64.b64decode(inline.partition(",")[2])) == sizes[1]
+    assert store.bytes_used() == sizes[0]
+    messages = [w["message"] for w in json.loads(reply.headers["x-imageshim-warnings"])]
+    inline_warnings = [m for m in messages if "returned inline as data: URIs, not hosted URLs" in m]
+    assert len(inline_warnings) == 1, messages
+    assert inline_warnings[0].startswith("1 image(s)")
 
 
 # ----- hosted URLs whatever [mapping] url says; the public base URL -------------------------------------
@@ -255,18 +344,22 @@ def test_deeply_nested_json_and_crashes_are_json_errors(
 ) -> None:
     secret = "sk-gateway-crash-0123456789abcdef"
 
-    class Broken(HostedImages):
-        def host_data_uris(self, body: bytes, base_url: str) -> bytes:
+    class Broken(MemoryStore):
+        def put(self, owner: str, data: bytes, media_type: str) -> Stored:
             raise RuntimeError(f"bug near {secret}")
 
-    with serve_app(create_app(CONFIG, keys=[KEY], clock=clock, hosted=Broken())) as base:
+    with serve_app(create_app(CONFIG, keys=[KEY], clock=clock, store=Broken())) as base:
         nested = httpx.post(f"{base}/v1/images/generations", content=b"[" * 100_000, headers=_auth())
         assert nested.status_code == 400
         assert nested.json()["error"]["message"] == "We could not parse the JSON body of your request."
         with caplog.at_level("ERROR", logger="imageshim"):
+            # A URL reply puts the image into the (broken) store: the gateway's own code crashes.
             crashed = httpx.post(
-                f"{base}/v1/images/generations", json={"model": "gpt-image-2", "prompt": "x"}, headers=_auth()
+                f"{base}/v1/images/generations",
+                json={"model": "gpt-image-2", "prompt": "x", "response_format": "url"},
+                headers=_auth(),
             )
+            # A base64 reply never touches the store: here the adapter crashes.
             imageshim_mock.fail_next(RuntimeError(f"adapter bug near {secret}"))
             wire_crash = httpx.post(
                 f"{base}/v1/images/generations", json={"model": "gpt-image-2", "prompt": "x"}, headers=_auth()
@@ -275,10 +368,16 @@ def test_deeply_nested_json_and_crashes_are_json_errors(
         assert reply.status_code == 500
         assert reply.headers["content-type"] == "application/json"
         assert reply.json()["error"]["code"] == "imageshim_internal_error"
+        assert reply.json()["error"]["type"] == "server_error"
         assert secret not in reply.text
+        assert reply.headers["x-request-id"].startswith("req_")
     logged = [r.getMessage() for r in caplog.records if r.name == "imageshim" and r.levelname == "ERROR"]
     assert len(logged) == 2
     assert all("Traceback" in m and secret not in m and "[REDACTED]" in m for m in logged)
+    assert "RuntimeError: bug near [REDACTED]" in logged[0]
+    assert "RuntimeError: adapter bug near [REDACTED]" in logged[1]
+    every_line = "\n".join(r.getMessage() for r in caplog.records)
+    assert secret not in every_line
 
 
 def test_a_failed_request_still_reports_and_logs_its_warnings(
@@ -329,5 +428,10 @@ def test_the_url_warning_says_the_gateway_hosts_the_image(serve_app: Any, clock:
         )
     assert reply.json()["data"][0]["url"].startswith(base)
     (warning,) = json.loads(reply.headers["x-imageshim-warnings"])
-    assert "hosted by the imageshim gateway" in warning["message"]
+    assert warning["category"] == "OptionMappedWarning"
+    assert warning["setting"] == "response_format"
+    assert (
+        "URLs are hosted by this imageshim gateway in its memory for 60 minutes (lost if it restarts)"
+        in warning["message"]
+    )
     assert "data: URIs" not in warning["message"]

@@ -4,9 +4,10 @@ run when a browser opens the URL; SVG is hosted and labelled only where SVG outp
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
-import json
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,11 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 import imageshim_adapters.mock as mock_module
+from imageshim._core.response import Image as ResponseImage
+from imageshim._core.response import ImagesResponse, ShimReport
 from imageshim._frontends.gateway import create_app
-from imageshim._frontends.hosted import HostedImages, decode_data_uri
+from imageshim._frontends.gateway.hosting import decode_data_uri, host_images, media_type_of
+from imageshim._frontends.gateway.store import MemoryStore, Stored
 from imageshim._frontends.urls import data_uri, write_file_url
 from imageshim_adapters.mock.images import make_gif, make_image, make_svg
 
@@ -48,13 +52,13 @@ def _assert_sandboxed(reply: httpx.Response) -> None:
 
 
 @pytest.fixture
-def store() -> HostedImages:
-    return HostedImages()
+def store() -> MemoryStore:
+    return MemoryStore()
 
 
 @pytest.fixture
-def gateway(clock: Any, serve_app: Any, store: HostedImages) -> Iterator[str]:
-    with serve_app(create_app(CONFIG, keys=[KEY], clock=clock, hosted=store)) as base:
+def gateway(clock: Any, serve_app: Any, store: MemoryStore) -> Iterator[str]:
+    with serve_app(create_app(CONFIG, keys=[KEY], clock=clock, store=store)) as base:
         yield base
 
 
@@ -105,43 +109,67 @@ def test_an_svg_answered_to_a_png_request_is_a_502(gateway: str, monkeypatch: py
     assert "imageshim/images/" not in reply.text
 
 
-# ----- the store and the image route -----------------------------------------------------------------------
-def _reply(output_format: str, *urls: str) -> bytes:
-    return json.dumps(
-        {"created": 1, "output_format": output_format, "data": [{"url": u} for u in urls]}
-    ).encode()
+# ----- what may be hosted, and the image route --------------------------------------------------------------
+OWNER = "client-hash"
 
 
-def test_host_data_uris_hosts_svg_only_for_an_svg_reply(store: HostedImages) -> None:
-    hosted = json.loads(store.host_data_uris(_reply("svg", _uri("image/svg+xml", SVG)), "http://gw"))
-    name = hosted["data"][0]["url"].rpartition("/")[2]
-    assert name.endswith(".svg")
-    assert store.get(name) == (SVG, "image/svg+xml")
+def _reply(output_format: str, *images: tuple[str, bytes]) -> ImagesResponse:
+    """A response of ``output_format`` whose images are ``data:`` URIs with these labels (the media type the
+    core keeps with each image, as render._image does) and bytes."""
+    data = []
+    for label, payload in images:
+        b64 = base64.b64encode(payload).decode()
+        image = ResponseImage.model_construct(
+            b64_json=None, url=f"data:{label};base64,{b64}", revised_prompt=None
+        )
+        image.keep_bytes(b64, label)
+        data.append(image)
+    report = ShimReport.model_construct(route="mock:gpt-image-2.5-sunburst", requested_model="m", warnings=[])
+    return ImagesResponse.model_construct(created=1, data=data, output_format=output_format, imageshim=report)
+
+
+def _host(response: ImagesResponse, store: MemoryStore) -> list[Stored]:
+    return asyncio.run(host_images(response, store, OWNER, "http://gw", keep_bytes=False))
+
+
+def test_host_images_hosts_svg_only_for_an_svg_reply(store: MemoryStore) -> None:
+    response = _reply("svg", ("image/svg+xml", SVG))
+    (item,) = _host(response, store)
+    assert item.name.endswith(".svg")
+    assert item.media_type == "image/svg+xml"
+    assert response.data[0].url == f"http://gw/v1/imageshim/images/{item.name}"
+    assert store.open(item.name) == (item, SVG)
 
 
 @pytest.mark.parametrize(
-    ("output_format", "url"),
+    ("output_format", "label", "data", "why"),
     [
-        ("png", _uri("image/svg+xml", SVG)),  # not an SVG reply
-        ("svg", _uri("image/png", SVG)),  # not labelled SVG
-        ("svg", _uri("image/svg+xml", b"<html><script>alert(1)</script></html>")),  # not SVG bytes
+        ("png", "image/svg+xml", SVG, "hosted only for output_format='svg'"),  # not an SVG reply
+        ("svg", "image/png", SVG, "hosted only for output_format='svg'"),  # not labelled SVG
+        ("svg", "image/svg+xml", b"<html><script>alert(1)</script></html>", "not a PNG"),  # not SVG bytes
     ],
 )
-def test_host_data_uris_refuses_svg_where_anything_disagrees(
-    output_format: str, url: str, store: HostedImages
+def test_host_images_refuses_svg_where_anything_disagrees(
+    output_format: str, label: str, data: bytes, why: str, store: MemoryStore
 ) -> None:
-    with pytest.raises(ValueError, match="cannot be hosted"):
-        store.host_data_uris(_reply(output_format, url), "http://gw")
-    assert store._items == {}
+    with pytest.raises(ValueError, match=rf"data\[0\] of the reply cannot be hosted: .*{why}"):
+        _host(_reply(output_format, (label, data)), store)
+    assert store.bytes_used() == 0
 
 
-def test_the_store_takes_svg_only_when_claimed(store: HostedImages) -> None:
-    with pytest.raises(ValueError, match="hosted only for output_format='svg'"):
-        store.put(SVG)
-    with pytest.raises(ValueError, match="not a PNG, JPEG, WebP or GIF image"):
-        store.put(b"<html/>", "image/svg+xml")
-    assert store.get(store.put(SVG, "image/svg+xml")) == (SVG, "image/svg+xml")
-    assert store.get(store.put(PNG, "image/svg+xml")) == (PNG, "image/png")  # the bytes label rasters
+def test_svg_is_hosted_only_when_claimed() -> None:
+    assert media_type_of(SVG) is None
+    assert media_type_of(SVG, "image/png") is None
+    assert media_type_of(b"<html/>", "image/svg+xml") is None
+    assert media_type_of(SVG, "image/svg+xml") == "image/svg+xml"
+    assert media_type_of(PNG, "image/svg+xml") == "image/png"  # the bytes label rasters
+
+
+def test_a_raster_labelled_svg_is_hosted_as_the_raster_it_is(store: MemoryStore) -> None:
+    (item,) = _host(_reply("svg", ("image/svg+xml", PNG)), store)
+    assert item.media_type == "image/png"
+    assert item.name.endswith(".png")
+    assert store.open(item.name) == (item, PNG)
 
 
 def test_decode_data_uri_takes_svg_only_when_asked_and_labelled() -> None:
@@ -153,16 +181,22 @@ def test_decode_data_uri_takes_svg_only_when_asked_and_labelled() -> None:
 
 
 def test_the_image_route_serves_svg_sandboxed_and_only_when_labelled_svg(clock: Any) -> None:
-    class Careless(HostedImages):
-        def get(self, name: str) -> tuple[bytes, str] | None:
-            return {
+    class Careless(MemoryStore):
+        """A store that hands back what it was given, labels included."""
+
+        def open(self, name: str) -> tuple[Stored, bytes] | None:
+            found = {
                 "drawing.svg": (SCRIPTED, "image/svg+xml"),
                 "drawing.png": (SCRIPTED, "image/png"),
                 "page.svg": (b"<html><script>alert(1)</script></html>", "image/svg+xml"),
                 "anim.gif": (make_gif(4, 4, "g", 2, 50), "image/svg+xml"),
             }.get(name)
+            if found is None:
+                return None
+            data, label = found
+            return Stored(name, label, len(data), time.time() + 60), data
 
-    with TestClient(create_app(CONFIG, keys=[], clock=clock, hosted=Careless())) as client:
+    with TestClient(create_app(CONFIG, keys=[], clock=clock, store=Careless())) as client:
         drawing = client.get("/v1/imageshim/images/drawing.svg")
         unlabelled = client.get("/v1/imageshim/images/drawing.png")
         page = client.get("/v1/imageshim/images/page.svg")

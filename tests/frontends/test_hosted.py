@@ -4,8 +4,9 @@ next to them, always with ``nosniff``; bytes that are not an image are never hos
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from imageshim._core.media import MEDIA_EXTENSIONS
+from imageshim._core.response import Image, ImagesResponse, ShimReport
+from imageshim._frontends import orchestrate
 from imageshim._frontends.gateway import create_app
-from imageshim._frontends.hosted import HostedImages, decode_data_uri
+from imageshim._frontends.gateway.hosting import decode_data_uri, host_images, media_type_of
+from imageshim._frontends.gateway.store import MemoryStore, Stored
 from imageshim._frontends.urls import data_uri, write_file_url
-from imageshim._frontends.wire import WireHandler, WireResponse
 from imageshim_adapters.mock.images import make_image
 
 PNG = make_image(8, 8, "hosted")
@@ -25,42 +28,54 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60  # a JPEG's leading bytes are all that
 HTML = b"<html><script>alert(document.cookie)</script></html>"
 CONFIG = {"routes": {"*": ["mock:gpt-image-2"]}}
 GENERATE = {"model": "gpt-image-2", "prompt": "an otter", "response_format": "url"}
+OWNER = "client-hash"
 
 
 def _uri(label: str, data: bytes) -> str:
     return f"data:{label};base64,{base64.b64encode(data).decode()}"
 
 
+def _response(*urls: str, output_format: str | None = None) -> ImagesResponse:
+    """An images response whose images are these URLs, as the core hands it to the gateway (route ``p:m``)."""
+    report = ShimReport.model_construct(route="p:m", requested_model="gpt-image-2", warnings=[])
+    data = []
+    for url in urls:
+        image = Image.model_construct(b64_json=None, url=url, revised_prompt=None)
+        if url.startswith("data:"):  # the core keeps each image's bytes and label aside (render._image)
+            head, _, payload = url.partition(",")
+            image.keep_bytes(payload, head[5:].partition(";")[0])
+        data.append(image)
+    return ImagesResponse.model_construct(created=1, data=data, output_format=output_format, imageshim=report)
+
+
+def _host(response: ImagesResponse, store: MemoryStore, *, keep_bytes: bool = False) -> list[Stored]:
+    return asyncio.run(host_images(response, store, OWNER, "http://gw", keep_bytes=keep_bytes))
+
+
 @pytest.fixture
-def store() -> HostedImages:
-    return HostedImages()
+def store() -> MemoryStore:
+    return MemoryStore()
 
 
 @pytest.fixture
 def provider_urls(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Make the wire handler answer with these ``data:`` URLs, as a provider's reply passed through would.
+    """Make every generation answer with these ``data:`` URLs, as a provider's reply passed through would.
 
     The core checks and relabels provider images before they get here; this plays the case where one
-    slips through anyway (a core bug, a third-party front end), which the store must still refuse."""
+    slips through anyway (a core bug, a third-party front end), which the gateway must still refuse."""
 
     def install(*urls: str) -> None:
-        async def ahandle(self: WireHandler, *args: Any, **kwargs: Any) -> WireResponse:
-            body = json.dumps({"created": 1, "data": [{"url": u} for u in urls]}).encode()
-            headers = {
-                "content-type": "application/json",
-                "x-request-id": "req_1",
-                "x-imageshim-route": "p:m",
-            }
-            return WireResponse(200, headers, body)
+        async def arun(engine: Any, plan: Any) -> ImagesResponse:
+            return _response(*urls)
 
-        monkeypatch.setattr(WireHandler, "ahandle", ahandle)
+        monkeypatch.setattr(orchestrate, "arun", arun)
 
     return install
 
 
 @pytest.fixture
-def gateway(clock: Any, store: HostedImages) -> Iterator[TestClient]:
-    with TestClient(create_app(CONFIG, keys=[], clock=clock, hosted=store)) as client:
+def gateway(clock: Any, store: MemoryStore) -> Iterator[TestClient]:
+    with TestClient(create_app(CONFIG, keys=[], clock=clock, store=store)) as client:
         yield client
 
 
@@ -82,28 +97,39 @@ def test_a_provider_label_of_text_html_is_served_as_the_png_it_is(
         assert image.content == data
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        _uri("text/html", HTML),
-        _uri("image/png", HTML),
-        "data:image/svg+xml,<svg onload='alert(1)'/>",
-        "data:image/png;base64,%%%",
-    ],
-)
+NOT_IMAGES = [
+    _uri("text/html", HTML),
+    _uri("image/png", HTML),
+    "data:image/svg+xml,<svg onload='alert(1)'/>",
+    "data:image/png;base64,%%%",
+]
+
+
+@pytest.mark.parametrize("url", NOT_IMAGES)
 def test_bytes_that_are_not_an_image_are_never_hosted(
-    url: str, gateway: TestClient, store: HostedImages, provider_urls: Callable[..., None]
+    url: str, gateway: TestClient, store: MemoryStore, provider_urls: Callable[..., None]
 ) -> None:
     provider_urls(_uri("image/png", PNG), url)
     reply = gateway.post("/v1/images/generations", json=GENERATE)
     assert reply.status_code == 502, reply.text
+    assert reply.headers["content-type"] == "application/json"
     error = reply.json()["error"]
     assert error["type"] == "server_error"
     assert error["code"] == "invalid_image_data"
     assert "data[1]" in error["message"]
-    assert reply.headers["x-imageshim-route"] == "p:m"  # the report still travels with the error
+    assert reply.headers["x-imageshim-model"] == "m"  # the served model still travels with the error
     assert "imageshim/images/" not in reply.text
-    assert store._items == {}  # not even the good first image: the reply failed as a whole
+    assert "<script>" not in reply.text
+    assert store.bytes_used() == 0  # not even the good first image: the reply failed as a whole
+
+
+def test_a_reply_refused_for_hosting_still_carries_its_report(
+    gateway: TestClient, provider_urls: Callable[..., None]
+) -> None:
+    provider_urls(_uri("image/png", PNG), _uri("text/html", HTML))
+    reply = gateway.post("/v1/images/generations", json=GENERATE)
+    assert reply.status_code == 502, reply.text
+    assert reply.headers["x-imageshim-route"] == "p:m"
 
 
 @pytest.mark.parametrize(
@@ -122,44 +148,80 @@ def test_images_from_the_core_are_served_with_nosniff(
 
 
 def test_the_image_route_sniffs_whatever_store_it_is_given(clock: Any) -> None:
-    class Careless(HostedImages):
+    class Careless(MemoryStore):
         """A store (a subclass, a shared backend) that hands back what it was given, labels included."""
 
-        def get(self, name: str) -> tuple[bytes, str] | None:
-            return {"page.png": (HTML, "text/html"), "photo.png": (JPEG, "image/png")}.get(name)
+        def open(self, name: str) -> tuple[Stored, bytes] | None:
+            found = {"page.png": (HTML, "text/html"), "photo.png": (JPEG, "image/png")}.get(name)
+            if found is None:
+                return None
+            data, label = found
+            return Stored(name, label, len(data), time.time() + 60), data
 
-    with TestClient(create_app(CONFIG, keys=[], clock=clock, hosted=Careless())) as c:
+    with TestClient(create_app(CONFIG, keys=[], clock=clock, store=Careless())) as c:
         page = c.get("/v1/imageshim/images/page.png")
         photo = c.get("/v1/imageshim/images/photo.png")
+        missing = c.get("/v1/imageshim/images/other.png")
     assert page.status_code == 502
     assert page.headers["content-type"] == "application/json"
+    assert page.json()["error"]["code"] == "invalid_image_data"
     assert b"<script>" not in page.content
     assert photo.status_code == 200
     assert photo.headers["content-type"] == "image/jpeg"
     assert photo.headers["x-content-type-options"] == "nosniff"
+    assert photo.content == JPEG
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "image_expired"
 
 
-# ----- the store itself ----------------------------------------------------------------------------------
-def test_put_labels_and_names_by_the_bytes_not_the_claim(store: HostedImages) -> None:
-    name = store.put(JPEG, "text/html")
-    assert name.endswith(f".{MEDIA_EXTENSIONS['image/jpeg']}")
-    assert store.get(name) == (JPEG, "image/jpeg")
+# ----- what may be hosted ---------------------------------------------------------------------------------
+def test_hosting_labels_and_names_by_the_bytes_not_the_claim(store: MemoryStore) -> None:
+    assert media_type_of(JPEG, "text/html") == "image/jpeg"
+    assert media_type_of(PNG, "image/jpeg") == "image/png"
+    response = _response(_uri("text/html", JPEG))
+    (item,) = _host(response, store)
+    assert item.media_type == "image/jpeg"
+    assert item.name.endswith(f".{MEDIA_EXTENSIONS['image/jpeg']}")
+    assert item.size == len(JPEG)
+    assert response.data[0].url == f"http://gw/v1/imageshim/images/{item.name}"
+    assert store.open(item.name) == (item, JPEG)
 
 
 @pytest.mark.parametrize("data", [HTML, b"", b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"GIF8"])
-def test_put_refuses_bytes_that_are_not_an_image(store: HostedImages, data: bytes) -> None:
+def test_hosting_refuses_bytes_that_are_not_an_image(store: MemoryStore, data: bytes) -> None:
+    assert media_type_of(data, "image/png") is None
+    assert media_type_of(data) is None
     with pytest.raises(ValueError, match="not a PNG, JPEG, WebP or GIF image"):
-        store.put(data, "image/png")
-    assert store._items == {}
+        _host(_response(_uri("image/png", data)), store)
+    assert store.bytes_used() == 0
 
 
-def test_host_data_uris_refuses_the_whole_reply_and_hosts_nothing(store: HostedImages) -> None:
-    good = f"data:image/png;base64,{base64.b64encode(PNG).decode()}"
-    bad = f"data:image/png;base64,{base64.b64encode(HTML).decode()}"
-    body = f'{{"data": [{{"url": "{good}"}}, {{"url": "{bad}"}}]}}'.encode()
+def test_the_store_refuses_a_media_type_it_does_not_host(store: MemoryStore) -> None:
+    with pytest.raises(ValueError, match="not a media type the gateway hosts"):
+        store.put(OWNER, HTML, "text/html")
+    assert store.bytes_used() == 0
+
+
+def test_host_images_refuses_the_whole_reply_and_hosts_nothing(store: MemoryStore) -> None:
+    good = _uri("image/png", PNG)
+    response = _response(good, _uri("image/png", HTML))
     with pytest.raises(ValueError, match=r"data\[1\].*not a PNG"):
-        store.host_data_uris(body, "http://gw")
-    assert store._items == {}
+        _host(response, store)
+    assert store.bytes_used() == 0
+    assert response.data[0].url == good  # the reply is left as it was
+
+
+def test_host_images_hosts_only_data_uris_and_releases_the_bytes(store: MemoryStore) -> None:
+    remote = "https://provider.example/a.png"
+    response = _response(remote, _uri("image/png", PNG))
+    (item,) = _host(response, store)
+    assert response.data[0].url == remote
+    assert response.data[1].url == f"http://gw/v1/imageshim/images/{item.name}"
+    assert response.data[1].base64() is None  # not held twice once stored
+    kept = _response(_uri("image/png", PNG))
+    (again,) = _host(kept, store, keep_bytes=True)  # a stream still needs them
+    assert kept.data[0].base64() == base64.b64encode(PNG).decode()
+    assert store.open(again.name) == (again, PNG)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from imageshim._core.adapter import ProviderSettings
 from imageshim._core.errors import ConfigurationError, register_secret
 
-__all__ = ["Config", "LifecyclePolicy", "MappingPolicy", "RetryPolicy", "load_config"]
+__all__ = ["Config", "GatewayPolicy", "LifecyclePolicy", "MappingPolicy", "RetryPolicy", "load_config"]
 
 ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | None
 # (a ready Config is accepted too: see load_config)
@@ -44,6 +44,8 @@ class MappingPolicy:
     #: and a warning) or "error" (a 400 that names the edits endpoint)
     variations: Literal["edit", "error"] = "edit"
     variation_prompt: str = DEFAULT_VARIATION_PROMPT
+    #: with url = "hosted": what the URLs are, for the warning (the gateway says how long and where they live)
+    hosted_note: str = "hosted by the imageshim gateway, for a limited time"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,11 +67,45 @@ class RetryPolicy:
 
 
 @dataclasses.dataclass(frozen=True)
+class GatewayPolicy:
+    """``[gateway]``: how ``imageshim serve`` runs (``serve`` flags override these). README, "Gateway"."""
+
+    #: the base URL clients reach the gateway at, for hosted image URLs (None: the bound address)
+    public_url: str | None = None
+    #: hosted images: "memory" (bounded, fair per client key) or "file" (under store_dir, survives restarts)
+    store: Literal["memory", "file", "s3"] = "memory"
+    store_dir: Path = Path(".imageshim/hosted")
+    #: hosted URLs and stored results (Idempotency-Key, joined retries) live this long
+    ttl_seconds: float = 3600.0
+    #: bytes of hosted images held at once, in all, and by one client key (no key can take another's room)
+    store_max_bytes: int = 1 << 30
+    store_max_bytes_per_key: int = 256 << 20
+    #: a repeat of a finished request (same client key, same body, no Idempotency-Key, not marked as a
+    #: retry) within this many seconds gets the stored result instead of a new generation
+    retry_window_seconds: float = 120.0
+    #: generations in flight at once for one client key (beyond: 429 with Retry-After); 0: no limit
+    max_concurrency_per_key: int = 16
+    #: open connections at once (beyond: refused); request headers, body and keep-alive idle timeouts
+    max_connections: int = 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    idle_timeout: float = 5.0
+    #: how long SIGTERM waits for requests in flight (None: the call deadline, [retry] deadline, + 5 s)
+    drain_seconds: float | None = None
+    #: origins allowed by CORS ("*" for any); empty: no CORS headers
+    cors_origins: tuple[str, ...] = ()
+    log_format: Literal["text", "json"] = "text"
+    max_body_bytes: int = 1 << 20
+    max_upload_bytes: int = 64 << 20
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     routes: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     lifecycle: LifecyclePolicy = LifecyclePolicy()
     mapping: MappingPolicy = MappingPolicy()
     retry: RetryPolicy = RetryPolicy()
+    gateway: GatewayPolicy = GatewayPolicy()
     providers: Mapping[str, ProviderSettings] = dataclasses.field(default_factory=dict)
     models: tuple[Mapping[str, Any], ...] = ()
     #: IMAGESHIM_ADAPTER: send every route to this provider (the model mapping still applies)
@@ -172,10 +208,18 @@ def load_config(config: ConfigSource | Config = None) -> Config:
             variation_prompt=m.variation_prompt,
         ),
         retry=RetryPolicy(**parsed.retry.model_dump()),
+        gateway=gateway_policy(parsed.gateway.model_dump()),
         providers=providers,
         models=tuple(parsed.models),
         force_adapter=force,
         source=source,
+    )
+
+
+def gateway_policy(raw: dict[str, Any]) -> GatewayPolicy:
+    """The ``[gateway]`` policy from its validated table (``GatewayTable.model_dump()``)."""
+    return GatewayPolicy(
+        **{**raw, "store_dir": Path(raw["store_dir"]), "cors_origins": tuple(raw["cors_origins"])}
     )
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from imageshim._core.config import DEFAULT_VARIATION_PROMPT
 
-__all__ = ["ConfigFile"]
+__all__ = ["ConfigFile", "GatewayTable"]
 
 
 class _Strict(BaseModel):
@@ -54,10 +54,31 @@ class _Provider(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+class GatewayTable(_Strict):
+    public_url: str | None = None
+    store: Literal["memory", "file", "s3"] = "memory"
+    store_dir: str = ".imageshim/hosted"
+    ttl_seconds: float = Field(3600.0, gt=0, le=7 * 86400)
+    store_max_bytes: int = Field(1 << 30, ge=1 << 20)
+    store_max_bytes_per_key: int = Field(256 << 20, ge=1 << 20)
+    retry_window_seconds: float = Field(120.0, ge=0, le=86400)
+    max_concurrency_per_key: int = Field(16, ge=0, le=100_000)
+    max_connections: int = Field(1024, ge=1, le=1_000_000)
+    header_timeout: float = Field(10.0, gt=0, le=3600)
+    body_timeout: float = Field(60.0, gt=0, le=3600)
+    idle_timeout: float = Field(5.0, gt=0, le=3600)
+    drain_seconds: float | None = Field(None, ge=0, le=86400)
+    cors_origins: list[str] = Field(default_factory=list)
+    log_format: Literal["text", "json"] = "text"
+    max_body_bytes: int = Field(1 << 20, ge=1024, le=1 << 30)
+    max_upload_bytes: int = Field(64 << 20, ge=1024, le=4 << 30)
+
+
 class ConfigFile(_Strict):
     routes: dict[str, list[str]] = Field(default_factory=dict)
     lifecycle: _Lifecycle = Field(default_factory=_Lifecycle)
     mapping: _Mapping = Field(default_factory=_Mapping)
     retry: _Retry = Field(default_factory=_Retry)
+    gateway: GatewayTable = Field(default_factory=GatewayTable)
     providers: dict[str, _Provider] = Field(default_factory=dict)
     models: list[dict[str, Any]] = Field(default_factory=list)

@@ -223,7 +223,7 @@ class _Mapper:
         mode: UrlMode = "file" if self.policy.url == "file" else "data-uri"
         how = {
             "file": "file:// URLs of files written under url_dir",
-            "hosted": "URLs hosted by the imageshim gateway (they expire like OpenAI's)",
+            "hosted": self.policy.hosted_note,
         }.get(self.policy.url, "data: URIs")
         self.changed("response_format", asked, mode, f"{spec.id} returns base64 only; URLs are {how}")
         return "b64_json", mode

@@ -58,6 +58,29 @@ def _parser() -> argparse.ArgumentParser:
         help="the base URL clients reach the gateway at, for hosted image URLs (e.g. https://img.example.com; "
         "default: the address the server is bound to)",
     )
+    # [gateway] settings; each flag overrides the config file's value (README, "Gateway settings").
+    serve.add_argument(
+        "--log-format", choices=["text", "json"], help="access and error lines (default: text)"
+    )
+    serve.add_argument("--store", choices=["memory", "file"], help="where hosted images live")
+    serve.add_argument("--store-dir", help="the directory of --store file")
+    serve.add_argument(
+        "--ttl", type=float, dest="ttl_seconds", help="seconds hosted URLs and stored results live"
+    )
+    serve.add_argument("--retry-window", type=float, dest="retry_window_seconds", metavar="SECONDS")
+    serve.add_argument("--max-connections", type=int)
+    serve.add_argument("--max-concurrency-per-key", type=int, metavar="N")
+    serve.add_argument("--header-timeout", type=float, metavar="SECONDS")
+    serve.add_argument("--body-timeout", type=float, metavar="SECONDS")
+    serve.add_argument("--idle-timeout", type=float, metavar="SECONDS")
+    serve.add_argument("--drain-seconds", type=float, help="how long SIGTERM waits for requests in flight")
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        dest="cors_origins",
+        metavar="ORIGIN",
+        help="repeatable; '*' for any",
+    )
     return parser
 
 
@@ -223,5 +246,22 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    serve(host=args.host, port=args.port, config=args.config, public_url=args.public_url)
+    settings = {name: getattr(args, name) for name in _SERVE_SETTINGS}
+    serve(host=args.host, port=args.port, config=args.config, public_url=args.public_url, **settings)
     return 0
+
+
+_SERVE_SETTINGS = (
+    "log_format",
+    "store",
+    "store_dir",
+    "ttl_seconds",
+    "retry_window_seconds",
+    "max_connections",
+    "max_concurrency_per_key",
+    "header_timeout",
+    "body_timeout",
+    "idle_timeout",
+    "drain_seconds",
+    "cors_origins",
+)

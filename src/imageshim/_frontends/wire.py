@@ -8,7 +8,8 @@ request failed); the warnings are also logged (or, in-process, raised through ``
 
 Rules for error replies (the SDK in front reads them):
 
-- every error carries ``x-should-retry: false``. Provider failures have already been retried by the shim's
+- every error carries ``x-should-retry: false``; a configuration error is a 424, not a 5xx a client
+  retrying by status would repeat. Provider failures have already been retried by the shim's
   own policy (an SDK retrying them again would multiply the calls and the bill); every other error
   (invalid request, configuration, unknown path) gives the same answer however often it is repeated;
 - an error without an HTTP status, or with one below 400 (a provider's unusable 200 reply, a partial
@@ -134,9 +135,16 @@ def _rate_limit_type(error: APIError) -> str:
 
 def _from_error(error: ImageShimError, records: Sequence[WarningRecord] = ()) -> WireResponse:
     headers = {"x-imageshim-warnings": _warnings_header(records)} if records else {}
-    if not isinstance(error, APIError):  # configuration problems are the server's, not the caller's
+    if not isinstance(error, APIError):
+        # A configuration problem (a missing provider key, an unknown adapter) is the server's, and no
+        # retry fixes it: 424, a 4xx that clients retrying by status alone (the AI SDK retries 408, 409,
+        # 429 and 5xx whatever x-should-retry says) do not repeat, typed as the server's error.
         return error_response(
-            500, f"imageshim: {error.message}", code="imageshim_configuration_error", headers=headers
+            424,
+            f"imageshim: {error.message}",
+            code="imageshim_configuration_error",
+            headers=headers,
+            kind="server_error",
         )
     status = error.status_code
     if status is None or status < 400:
@@ -289,11 +297,11 @@ class WireHandler:
             for record in records:
                 logger.warning("%s: %s", record.category.__name__, record.reason)
 
-    def _failed(self, error: ImageShimError, records: Sequence[WarningRecord]) -> WireResponse:
+    def failed(self, error: ImageShimError, records: Sequence[WarningRecord]) -> WireResponse:
         self._report(records)  # what was decided still matters when the request failed
         return _from_error(error, records)
 
-    def _success(self, plan: Plan, response: ImagesResponse) -> WireResponse:
+    def success(self, plan: Plan, response: ImagesResponse) -> WireResponse:
         records = response.imageshim.warnings
         self._report(records)
         headers = {
@@ -347,7 +355,24 @@ class WireHandler:
         except ImageShimError as exc:
             return _from_error(exc)
 
-    def _crashed(self, method: str, path: str) -> WireResponse:
+    def prepare(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        *,
+        base_url: str | None = None,
+        content_type: str | None = None,
+    ) -> Plan | WireResponse:
+        """The plan for an image request, or the reply that ends it before any I/O (for a server that runs
+        the plan itself: see :mod:`imageshim._frontends.gateway`). Never raises."""
+        try:
+            return self._prepare(method, path, body, None, base_url, content_type)
+        except Exception:
+            return self.crashed(method, path)
+
+    def crashed(self, method: str, path: str) -> WireResponse:
+        """The 500 for an unexpected exception being handled: its traceback logged, redacted."""
         logger.error(
             "imageshim: unexpected error serving %s %s (answered 500):\n%s",
             method,
@@ -381,12 +406,12 @@ class WireHandler:
             try:
                 response = _orchestrate.run(self.engine, plan)
             except ImageShimError as exc:
-                return self._failed(exc, _orchestrate.warnings_for(plan, exc))
-            return self._success(plan, response)
+                return self.failed(exc, _orchestrate.warnings_for(plan, exc))
+            return self.success(plan, response)
         except Warning:
             raise  # a warning escalated to an error (-W error) reaches the caller, as with the native client
         except Exception:
-            return self._crashed(method, path)
+            return self.crashed(method, path)
 
     async def ahandle(
         self,
@@ -406,9 +431,9 @@ class WireHandler:
             try:
                 response = await _orchestrate.arun(self.engine, plan)
             except ImageShimError as exc:
-                return self._failed(exc, _orchestrate.warnings_for(plan, exc))
-            return self._success(plan, response)
+                return self.failed(exc, _orchestrate.warnings_for(plan, exc))
+            return self.success(plan, response)
         except Warning:
             raise
         except Exception:
-            return self._crashed(method, path)
+            return self.crashed(method, path)

@@ -1,0 +1,289 @@
+"""The image routes of the gateway: one generation per intent, hosted URLs, the headers clients read.
+
+Each image request goes: body (bounded in size and time) -> plan (every refusal before any I/O) -> intent
+(join or replay the generation it repeats: :mod:`.intent`) -> admission (the client key's concurrency
+limit and its room in the image store, both before anything is paid) -> a generation task of its own
+(:func:`Images.generate`, which the request only waits for: a client that leaves does not cancel it) ->
+the reply, or at the drain deadline a 503 that says the result is unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from imageshim._core.config import GatewayPolicy
+from imageshim._core.errors import ImageShimError, redact
+from imageshim._core.warnings import WarningRecord, logger
+from imageshim._frontends import orchestrate
+from imageshim._frontends.engine import Engine, Plan
+from imageshim._frontends.gateway.headers import lifecycle_headers, model_headers
+from imageshim._frontends.gateway.hosting import host_images
+from imageshim._frontends.gateway.intent import Conflict, Intents, Reply, fingerprint, replay_seconds
+from imageshim._frontends.gateway.record import Generation
+from imageshim._frontends.gateway.runtime import Runtime
+from imageshim._frontends.gateway.store import ImageStore
+from imageshim._frontends.wire import WireHandler, WireResponse, error_response
+
+if TYPE_CHECKING:
+    from imageshim._core.response import Attempt, ImagesResponse
+
+__all__ = ["Answer", "Images"]
+
+_MAX_IDEMPOTENCY_KEY = 255
+
+
+class Answer:
+    """What one image request was answered, with what the access record needs."""
+
+    def __init__(
+        self,
+        wire: WireResponse | Reply,
+        *,
+        requested_model: str | None = None,
+        generation: Generation | None = None,
+        intent: str | None = None,
+    ) -> None:
+        self.status = wire.status
+        self.headers = wire.headers
+        self.body = wire.body
+        self.requested_model = requested_model
+        self.generation = generation
+        self.intent = intent
+
+
+def _retry_count(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+def _hosts(plan: Plan) -> bool:
+    """Whether any target of the plan answers URLs from base64 (the gateway then hosts the images)."""
+    return any(target.url_mode is not None and target.url_mode != "native" for target in plan.targets)
+
+
+class Images:
+    def __init__(
+        self,
+        engine: Engine,
+        handler: WireHandler,
+        store: ImageStore,
+        intents: Intents,
+        runtime: Runtime,
+        policy: GatewayPolicy,
+        clock: Callable[[], date],
+    ) -> None:
+        self.engine = engine
+        self.handler = handler
+        self.store = store
+        self.intents = intents
+        self.runtime = runtime
+        self.policy = policy
+        self.clock = clock
+
+    async def answer(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        *,
+        owner: str,
+        base_url: str,
+        content_type: str | None,
+        headers: Any,
+        disconnected: Callable[[], Any],
+    ) -> Answer:
+        if self.runtime.draining:  # nothing generated yet: another replica (or this one, later) may serve it
+            return Answer(
+                error_response(
+                    503,
+                    "imageshim: this gateway is shutting down; send the request again.",
+                    code="gateway_shutting_down",
+                    headers={"retry-after": "1", "x-should-retry": "true", "connection": "close"},
+                )
+            )
+        prepared = self.handler.prepare(method, path, body, base_url=base_url, content_type=content_type)
+        if isinstance(prepared, WireResponse):
+            return Answer(prepared)
+        plan = prepared
+        requested = plan.request.model
+        key = headers.get("idempotency-key")
+        if key is not None and not (0 < len(key) <= _MAX_IDEMPOTENCY_KEY and key.isprintable()):
+            return Answer(
+                error_response(
+                    400,
+                    f"Idempotency-Key must be 1 to {_MAX_IDEMPOTENCY_KEY} printable characters.",
+                    code="invalid_idempotency_key",
+                    param="Idempotency-Key",
+                ),
+                requested_model=requested,
+            )
+        body_id = fingerprint(method, path, body, content_type)
+        retry = _retry_count(headers.get("x-stainless-retry-count")) > 0
+        found = self.intents.lookup(owner, body_id, key, retry=retry)
+        if isinstance(found, Conflict):
+            # 422, as draft-ietf-httpapi-idempotency-key-header says for a key reused with another body:
+            # a client error that no retry fixes (a 409 would be retried by status-based retriers).
+            return Answer(
+                error_response(422, found.message, code="idempotency_key_reused", param="Idempotency-Key"),
+                requested_model=requested,
+            )
+        intent: str
+        if found is not None:
+            task, intent = found.task, found.kind
+        else:
+            refused = self._admit(owner, plan)
+            if refused is not None:
+                return Answer(refused, requested_model=requested)
+            task = self.intents.start(owner, body_id, key, self.generate(plan, owner, base_url))
+            intent = "new"
+        reply = await self._wait(task)
+        if reply is None:
+            return Answer(self._cut(), requested_model=requested, intent=intent)
+        with contextlib.suppress(Exception):
+            if not await disconnected():
+                self.intents.delivered(task)
+        headers_out = {**reply.headers, "x-imageshim-intent": intent}
+        if intent != "new":
+            headers_out["idempotent-replayed"] = "true"
+        return Answer(
+            Reply(reply.status, headers_out, reply.body),
+            requested_model=requested,
+            generation=reply.generation,
+            intent=intent,
+        )
+
+    # ----- admission: refusals before anything is paid -------------------------------------------------
+    def _admit(self, owner: str, plan: Plan) -> WireResponse | None:
+        limit = self.policy.max_concurrency_per_key
+        if limit and self.intents.running(owner) >= limit:
+            wait = self.intents.retry_after()
+            return error_response(
+                429,
+                f"imageshim: this client key already has {limit} generations in flight (the gateway's "
+                "[gateway] max_concurrency_per_key); send this request again when one has finished.",
+                code="concurrency_limit_exceeded",
+                headers={"retry-after": str(int(wait + 0.999)), "x-should-retry": "true"},
+            )
+        if _hosts(plan):
+            room = self.store.room(owner, plan.request.n)
+            if room is not None:
+                seconds = int(room + 0.999)
+                return error_response(
+                    503,
+                    "imageshim: the gateway's image store has no room for this client key's hosted URLs "
+                    f"until earlier ones expire (in about {seconds} s); send the request again then, or ask "
+                    "for response_format='b64_json'.",
+                    code="hosted_store_full",
+                    headers={"retry-after": str(seconds), "x-should-retry": "true"},
+                )
+        return None
+
+    # ----- waiting: the generation outlives the request ------------------------------------------------
+    async def _wait(self, task: asyncio.Task[Reply]) -> Reply | None:
+        """The generation's reply; None when the drain deadline passed first (the task goes on)."""
+        if task.done():
+            return task.result()
+        cut = asyncio.ensure_future(self.runtime.cut_event.wait())
+        try:
+            await asyncio.wait({task, cut}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            cut.cancel()
+        return task.result() if task.done() else None
+
+    def _cut(self) -> WireResponse:
+        return error_response(
+            503,
+            "imageshim: the gateway shut down before this generation finished; whether it produced (and "
+            "billed) images is unknown, so it is not retried: sending it again may pay for it twice.",
+            code="gateway_shutting_down",
+            headers={"connection": "close"},
+        )
+
+    # ----- the generation ------------------------------------------------------------------------------
+    async def generate(self, plan: Plan, owner: str, base_url: str) -> Reply:
+        """Run ``plan`` to its reply. Never raises: every outcome is a reply that can be stored and sent
+        to each request that joins it."""
+        requested = plan.request.model
+        extra = {
+            **model_headers(requested, None),
+            **lifecycle_headers(self.engine.catalog.get(requested), self.clock()),
+        }
+        try:
+            try:
+                response = await orchestrate.arun(self.engine, plan)
+            except ImageShimError as exc:
+                records = orchestrate.warnings_for(plan, exc)
+                wire = self.handler.failed(exc, records)
+                generation = _generation(None, 0, None, getattr(exc, "attempts", []), records)
+            else:
+                wire = await self._success(plan, response, owner, base_url)
+                report = response.imageshim
+                generation = _generation(
+                    report.route, len(response.data), report.cost_usd, report.attempts, report.warnings
+                )
+                extra.update(model_headers(requested, response.imageshim.route))
+        except Exception:
+            wire = self.handler.crashed("POST", "/v1/images")
+            generation = None
+        replay_for = replay_seconds(
+            wire.status,
+            _code(wire),
+            wire.headers.get("retry-after"),
+            window=self.intents.window,
+            ttl=self.intents.ttl,
+        )
+        return Reply(wire.status, {**wire.headers, **extra}, wire.body, generation, replay_for=replay_for)
+
+    async def _success(self, plan: Plan, response: ImagesResponse, owner: str, base_url: str) -> WireResponse:
+        try:
+            await host_images(response, self.store, owner, base_url, keep_bytes=bool(plan.request.stream))
+        except ValueError as exc:
+            # The core refuses replies that are not images before this point; if one slips through
+            # anyway it is an upstream failure (502, as the wire handler answers unusable replies).
+            logger.error("imageshim gateway: refused to host a provider image: %s", redact(str(exc)))
+            report = self.handler.success(plan, response).headers  # what the call did still matters
+            return error_response(
+                502,
+                f"imageshim: the provider's reply cannot be served as an image URL: {exc}",
+                code="invalid_image_data",
+                headers={k: v for k, v in report.items() if k.startswith("x-imageshim-")},
+            )
+        return self.handler.success(plan, response)
+
+
+def _code(wire: WireResponse) -> str | None:
+    """The ``error.code`` of an error reply (None for anything else)."""
+    if wire.status < 400:
+        return None
+    try:
+        code = wire.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return code if isinstance(code, str) else None
+
+
+def _generation(
+    served: str | None,
+    images: int,
+    cost: float | None,
+    attempts: Sequence[Attempt],
+    records: Sequence[WarningRecord],
+) -> Generation:
+    targets: dict[str, int] = {}
+    for attempt in attempts:
+        targets[attempt.target] = targets.get(attempt.target, 0) + 1
+    return Generation(
+        served=served,
+        images=images,
+        cost_usd=cost,
+        provider_calls=len(attempts),
+        retries=sum(count - 1 for count in targets.values()),
+        recoveries=sum(1 for attempt in attempts if attempt.recovered),
+        warnings=tuple(record.category.__name__ for record in records),
+    )

@@ -1,0 +1,249 @@
+"""One generation per intent: retried and repeated requests join the generation they repeat.
+
+A client that retries (its timeout was shorter than the generation, it retries 5xx by status, its
+connection dropped) would otherwise pay for a new generation each time while the first one finishes
+unseen. The gateway runs each generation as a task of its own, owned here and not by the request that
+started it, so a client that disconnects or times out never cancels a paid generation: its result waits
+for the retry. Which requests are "the same":
+
+- ``Idempotency-Key`` (the Stripe convention, draft-ietf-httpapi-idempotency-key-header): the same
+  client key and idempotency key with the same body join the generation in flight or get its stored
+  result, success or failure, for ``ttl`` seconds; the same idempotency key with another body is a
+  :class:`Conflict` (422 on the wire, as the draft says: a reused key is a client error no retry fixes);
+- without a key: the same client key and the same body (its :func:`fingerprint`) join a generation in
+  flight; once it has finished, a repeat gets the stored result within ``window`` seconds, or within
+  ``ttl`` when the request says it is a retry (the openai SDKs' ``x-stainless-retry-count`` > 0).
+
+A failure is given to repeats for a shorter time (:func:`replay_seconds`): only a failure whose result is
+unknown is kept for the ``ttl``.
+
+Stored replies are bounded: beyond ``max_bytes`` the oldest replies that were already delivered are
+dropped first; a reply nobody has received yet (its client timed out) is kept until its TTL, since it
+may be the only copy of a paid image. The decisions are synchronous (no ``await`` between
+:meth:`Intents.lookup` and :meth:`Intents.start`), so on one event loop two identical requests can never
+both start a generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import hashlib
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal
+
+from imageshim._frontends.gateway.record import Generation
+
+__all__ = ["Conflict", "Intents", "Join", "Reply", "fingerprint", "replay_seconds"]
+
+Kind = Literal["joined", "replayed"]
+
+
+def fingerprint(method: str, path: str, body: bytes, content_type: str | None) -> str:
+    """The request's identity for retries: method, path and body. A multipart body is hashed without its
+    boundary (a client draws a new one for each try), so a retried upload matches its first try."""
+    digest = hashlib.sha256(f"{method} {path}\n".encode())
+    boundary = _boundary(content_type)
+    digest.update(body.replace(boundary, b"") if boundary else body)
+    return digest.hexdigest()
+
+
+def _boundary(content_type: str | None) -> bytes | None:
+    if not content_type or "multipart/" not in content_type.lower():
+        return None
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "boundary" and value:
+            return value.strip('"').encode("latin-1", "replace")
+    return None
+
+
+def replay_seconds(
+    status: int, code: str | None, retry_after: str | None, *, window: float, ttl: float
+) -> float | None:
+    """How long a failed generation's reply is given to its repeats (None for a success: the usual rules).
+
+    A failure whose result is unknown (a lost reply; a generation cut at shutdown) is given for the whole
+    ``ttl``: sending it again could pay twice. Any other failure only for the ``window`` (a client retrying
+    by status gets it instead of a new provider call), and no longer than its ``Retry-After``: once the
+    provider's wait has passed, a retry is a new attempt, as the reply told the client.
+    """
+    if status < 400:
+        return None
+    if code in ("result_unknown", "gateway_shutting_down"):
+        return ttl
+    if retry_after is not None and retry_after.isdigit():
+        return min(window, float(retry_after))
+    return window
+
+
+@dataclasses.dataclass
+class Reply:
+    """A finished generation's answer, as sent to every request that asked for it."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    generation: Generation | None = None
+    #: a request received it (its client was still connected when it was ready)
+    delivered: bool = False
+    #: seconds after it finished that it is given to repeats, whatever they carry (None: the rules of
+    #: the module docstring); a failure sets it (see :func:`replay_seconds`)
+    replay_for: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Conflict:
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Join:
+    task: asyncio.Task[Reply]
+    kind: Kind
+
+
+@dataclasses.dataclass
+class _Record:
+    fingerprint: str
+    task: asyncio.Task[Reply]
+    started_at: float
+    finished_at: float | None = None
+    size: int = 0
+
+
+def _delivered(record: _Record) -> bool:
+    task = record.task
+    return task.done() and not task.cancelled() and task.exception() is None and task.result().delivered
+
+
+class Intents:
+    def __init__(
+        self,
+        *,
+        ttl: float = 3600.0,
+        window: float = 120.0,
+        max_bytes: int = 1 << 30,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl
+        self.window = window
+        self.max_bytes = max_bytes
+        self._now = now
+        #: (scope, "key" | "body", id) -> record; insertion order is start order
+        self._records: collections.OrderedDict[tuple[str, str, str], _Record] = collections.OrderedDict()
+        self._running: collections.Counter[str] = collections.Counter()
+        self._bytes = 0
+        #: a smoothed generation time, for the Retry-After of a client at its concurrency limit
+        self._typical = 10.0
+        self._swept = float("-inf")
+
+    # ----- decisions (synchronous) ---------------------------------------------------------------------
+    def lookup(self, scope: str, body_id: str, key: str | None, *, retry: bool) -> Join | Conflict | None:
+        """What to do with a request: join (or replay) a generation, refuse a reused key, or None: start."""
+        self._expire()
+        if key is not None:
+            record = self._records.get((scope, "key", key))
+            if record is None or self._age(record) >= self._keep(record, self.ttl):
+                return None
+            if record.fingerprint != body_id:
+                return Conflict(
+                    "This Idempotency-Key was already used with a different request body; use a new key "
+                    "for a new request."
+                )
+            return Join(record.task, "joined" if record.finished_at is None else "replayed")
+        record = self._records.get((scope, "body", body_id))
+        if record is None:
+            return None
+        if record.finished_at is None:
+            return Join(record.task, "joined")
+        keep = self._keep(record, self.ttl if retry else self.window)
+        return Join(record.task, "replayed") if self._age(record) < keep else None
+
+    def running(self, scope: str) -> int:
+        """Generations in flight for ``scope`` (a client key's hash)."""
+        return self._running[scope]
+
+    def retry_after(self) -> float:
+        """Seconds a client at its concurrency limit should wait: about one generation."""
+        return max(1.0, self._typical)
+
+    def start(
+        self, scope: str, body_id: str, key: str | None, work: Coroutine[Any, Any, Reply]
+    ) -> asyncio.Task[Reply]:
+        """Run ``work`` as a task of its own (a request that goes away does not cancel it) and remember it
+        under the request's identity."""
+        task = asyncio.get_running_loop().create_task(work)
+        ident = (scope, "key", key) if key is not None else (scope, "body", body_id)
+        old = self._records.pop(ident, None)
+        if old is not None:
+            self._bytes -= old.size
+        record = _Record(body_id, task, self._now())
+        self._records[ident] = record
+        self._running[scope] += 1
+        task.add_done_callback(lambda done: self._finished(scope, record, done))
+        return task
+
+    def delivered(self, task: asyncio.Task[Reply]) -> None:
+        """A request received ``task``'s reply: it may be dropped first when the replies take too much room."""
+        if task.done() and not task.cancelled() and task.exception() is None:
+            task.result().delivered = True
+            self._trim()
+
+    # ----- bookkeeping ---------------------------------------------------------------------------------
+    def _finished(self, scope: str, record: _Record, task: asyncio.Task[Reply]) -> None:
+        self._running[scope] -= 1
+        if self._running[scope] <= 0:
+            del self._running[scope]
+        record.finished_at = self._now()
+        self._typical = 0.8 * self._typical + 0.2 * (record.finished_at - record.started_at)
+        if not task.cancelled() and task.exception() is None:
+            record.size = len(task.result().body)
+            self._bytes += record.size
+        self._trim()
+
+    def _keep(self, record: _Record, default: float) -> float:
+        """How long after it finished ``record``'s reply is given to repeats."""
+        task = record.task
+        if task.done() and not task.cancelled() and task.exception() is None:
+            replay_for = task.result().replay_for
+            if replay_for is not None:
+                return replay_for
+        return default
+
+    def _age(self, record: _Record) -> float:
+        return 0.0 if record.finished_at is None else self._now() - record.finished_at
+
+    def _expire(self) -> None:
+        """Drop records past their TTL, and delivered replies to requests without a key once past the
+        window (only a retry would ask for them, and a client that received its reply does not retry).
+        At most once a second: the decisions check ages themselves."""
+        now = self._now()
+        if now - self._swept < 1.0:
+            return
+        self._swept = now
+        for ident, record in list(self._records.items()):
+            if record.finished_at is None:
+                continue
+            age = now - record.finished_at
+            if age >= self.ttl or (ident[1] == "body" and age >= self.window and _delivered(record)):
+                self._drop(ident)
+
+    def _trim(self) -> None:
+        if self._bytes <= self.max_bytes:
+            return
+        for ident, record in list(self._records.items()):
+            if self._bytes <= self.max_bytes:
+                break
+            if _delivered(record):
+                self._drop(ident)
+
+    def _drop(self, ident: tuple[str, str, str]) -> None:
+        record = self._records.pop(ident)
+        self._bytes -= record.size
+
+    @property
+    def bytes_held(self) -> int:
+        return self._bytes
