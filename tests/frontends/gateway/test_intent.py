@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from imageshim._frontends.gateway.intent import Conflict, Intents, Join, Reply, fingerprint
+from imageshim._frontends.gateway.intent import (
+    Claim,
+    Conflict,
+    Intents,
+    Join,
+    Limited,
+    Reply,
+    fingerprint,
+    replay_seconds,
+)
 
 
 class Clock:
@@ -16,6 +25,12 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
+
+
+def _start(intents: Intents, scope: str, body: str, key: str | None, work: Any) -> Any:
+    claim = intents.decide(scope, body, key, retry=False)
+    assert isinstance(claim, Claim)
+    return intents.run(claim, work)
 
 
 def _run(coro: Any) -> Any:
@@ -32,13 +47,13 @@ def test_identical_requests_in_flight_join_one_generation() -> None:
     async def main() -> None:
         intents, gate, calls = Intents(now=Clock()), asyncio.Event(), []
         assert intents.lookup("a", "body", None, retry=False) is None
-        task = intents.start("a", "body", None, _work(gate, calls))
+        task = _start(intents, "a", "body", None, _work(gate, calls))
         found = intents.lookup("a", "body", None, retry=False)
         assert isinstance(found, Join)
-        assert (found.task, found.kind) == (task, "joined")
+        assert (found.future, found.kind) == (task, "joined")
         assert intents.running("a") == 1
         gate.set()
-        assert (await found.task).body == b"ok"
+        assert (await found.future).body == b"ok"
         assert calls == [1]
         assert intents.running("a") == 0
 
@@ -48,7 +63,7 @@ def test_identical_requests_in_flight_join_one_generation() -> None:
 def test_another_client_key_never_joins() -> None:
     async def main() -> None:
         intents, gate = Intents(now=Clock()), asyncio.Event()
-        intents.start("a", "body", None, _work(gate, []))
+        _start(intents, "a", "body", None, _work(gate, []))
         assert intents.lookup("b", "body", None, retry=False) is None
         gate.set()
 
@@ -60,7 +75,7 @@ def test_a_finished_request_is_replayed_within_the_window_and_for_a_retry_within
         clock = Clock()
         intents, gate = Intents(ttl=3600, window=120, now=clock), asyncio.Event()
         gate.set()
-        task = intents.start("a", "body", None, _work(gate, []))
+        task = _start(intents, "a", "body", None, _work(gate, []))
         await task
         clock.t += 119
         found = intents.lookup("a", "body", None, retry=False)
@@ -70,7 +85,7 @@ def test_a_finished_request_is_replayed_within_the_window_and_for_a_retry_within
         assert intents.lookup("a", "body", None, retry=False) is None
         retried = intents.lookup("a", "body", None, retry=True)  # x-stainless-retry-count > 0
         assert isinstance(retried, Join)
-        assert retried.task is task
+        assert retried.future is task
         clock.t += 3600
         assert intents.lookup("a", "body", None, retry=True) is None
 
@@ -82,12 +97,12 @@ def test_an_idempotency_key_replays_for_the_ttl_and_refuses_another_body() -> No
         clock = Clock()
         intents, gate = Intents(ttl=600, window=0, now=clock), asyncio.Event()
         gate.set()
-        task = intents.start("a", "body-1", "key-1", _work(gate, []))
+        task = _start(intents, "a", "body-1", "key-1", _work(gate, []))
         await task
         clock.t += 599
         found = intents.lookup("a", "body-1", "key-1", retry=False)
         assert isinstance(found, Join)
-        assert (found.task, found.kind) == (task, "replayed")
+        assert (found.future, found.kind) == (task, "replayed")
         conflict = intents.lookup("a", "body-2", "key-1", retry=False)
         assert isinstance(conflict, Conflict)
         assert "different request body" in conflict.message
@@ -102,7 +117,7 @@ def test_an_idempotency_key_replays_for_the_ttl_and_refuses_another_body() -> No
 def test_a_request_that_goes_away_does_not_cancel_the_generation() -> None:
     async def main() -> None:
         intents, gate, calls = Intents(now=Clock()), asyncio.Event(), []
-        task = intents.start("a", "body", None, _work(gate, calls))
+        task = _start(intents, "a", "body", None, _work(gate, calls))
         waiter = asyncio.ensure_future(asyncio.shield(task))
         await asyncio.sleep(0)
         waiter.cancel()  # the client's request is cancelled (it timed out, it disconnected)
@@ -111,7 +126,7 @@ def test_a_request_that_goes_away_does_not_cancel_the_generation() -> None:
         gate.set()
         found = intents.lookup("a", "body", None, retry=True)
         assert isinstance(found, Join)
-        assert (await found.task).body == b"ok"
+        assert (await found.future).body == b"ok"
         assert calls == [1]
 
     _run(main())
@@ -122,9 +137,9 @@ def test_delivered_replies_are_dropped_first_and_undelivered_ones_kept() -> None
         clock = Clock()
         intents, gate = Intents(max_bytes=10, now=clock), asyncio.Event()
         gate.set()
-        first = intents.start("a", "one", None, _work(gate, [], b"x" * 8))
+        first = _start(intents, "a", "one", None, _work(gate, [], b"x" * 8))
         await first  # nobody received it (its client timed out)
-        second = intents.start("a", "two", None, _work(gate, [], b"y" * 8))
+        second = _start(intents, "a", "two", None, _work(gate, [], b"y" * 8))
         await second
         intents.delivered(second)
         # over the budget: the delivered reply goes, the undelivered one (a paid image) stays
@@ -139,7 +154,7 @@ def test_retry_after_follows_the_generation_time() -> None:
     async def main() -> None:
         clock = Clock()
         intents, gate = Intents(now=clock), asyncio.Event()
-        task = intents.start("a", "x", None, _work(gate, []))
+        task = _start(intents, "a", "x", None, _work(gate, []))
         clock.t += 30
         gate.set()
         await task
@@ -166,3 +181,39 @@ def test_fingerprint_ignores_the_multipart_boundary(
     a = fingerprint("POST", "/v1/images/edits", first[1], first[0])
     b = fingerprint("POST", "/v1/images/edits", second[1], second[0])
     assert (a == b) is same
+
+
+def test_beyond_the_limit_a_claim_is_refused_and_joins_are_not() -> None:
+    async def main() -> None:
+        intents, gate = Intents(now=Clock()), asyncio.Event()
+        _start(intents, "a", "one", None, _work(gate, []))
+        limited = intents.decide("a", "two", None, retry=False, limit=1)
+        assert isinstance(limited, Limited)
+        assert limited.retry_after >= 1
+        assert isinstance(intents.decide("a", "one", None, retry=False, limit=1), Join)  # a retry still joins
+        assert isinstance(intents.decide("b", "two", None, retry=False, limit=1), Claim)  # another key
+        gate.set()
+
+    _run(main())
+
+
+def test_an_abandoned_claim_answers_its_joiners_and_keeps_nothing() -> None:
+    async def main() -> None:
+        intents = Intents(now=Clock())
+        claim = intents.decide("a", "one", None, retry=False)
+        assert isinstance(claim, Claim)
+        joined = intents.decide("a", "one", None, retry=False)
+        assert isinstance(joined, Join)
+        await intents.abandon(claim, Reply(503, {}, b"full", replay_for=0.0))
+        assert (await joined.future).status == 503
+        assert intents.running("a") == 0
+        assert isinstance(intents.decide("a", "one", None, retry=False), Claim)  # nothing kept
+
+    _run(main())
+
+
+def test_failures_are_replayed_briefly_and_unknown_results_for_the_ttl() -> None:
+    assert replay_seconds(200, None, None, window=120, ttl=3600) is None
+    assert replay_seconds(502, "server_error", None, window=120, ttl=3600) == 120
+    assert replay_seconds(429, "rate_limit_exceeded", "7", window=120, ttl=3600) == 7
+    assert replay_seconds(502, "result_unknown", None, window=120, ttl=3600) == 3600

@@ -22,7 +22,15 @@ from imageshim._frontends import orchestrate
 from imageshim._frontends.engine import Engine, Plan
 from imageshim._frontends.gateway.headers import lifecycle_headers, model_headers
 from imageshim._frontends.gateway.hosting import host_images
-from imageshim._frontends.gateway.intent import Conflict, Intents, Reply, fingerprint, replay_seconds
+from imageshim._frontends.gateway.intent import (
+    Conflict,
+    Intents,
+    Join,
+    Limited,
+    Reply,
+    fingerprint,
+    replay_seconds,
+)
 from imageshim._frontends.gateway.record import Generation
 from imageshim._frontends.gateway.runtime import Runtime
 from imageshim._frontends.gateway.store import ImageStore
@@ -34,6 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "Images"]
 
 _MAX_IDEMPOTENCY_KEY = 255
+#: a request begins again when the generation it joined lost its owner; this many times at most
+_BEGIN_TRIES = 3
+_CUT = object()
 
 
 class Answer:
@@ -53,6 +64,16 @@ class Answer:
         self.requested_model = requested_model
         self.generation = generation
         self.intent = intent
+
+
+def _limited(limited: Limited) -> WireResponse:
+    return error_response(
+        429,
+        f"imageshim: this client key already has {limited.limit} generations in flight (the gateway's "
+        "[gateway] max_concurrency_per_key); send this request again when one has finished.",
+        code="concurrency_limit_exceeded",
+        headers={"retry-after": str(int(limited.retry_after + 0.999)), "x-should-retry": "true"},
+    )
 
 
 def _retry_count(value: str | None) -> int:
@@ -125,29 +146,42 @@ class Images:
             )
         body_id = fingerprint(method, path, body, content_type)
         retry = _retry_count(headers.get("x-stainless-retry-count")) > 0
-        found = self.intents.lookup(owner, body_id, key, retry=retry)
-        if isinstance(found, Conflict):
-            # 422, as draft-ietf-httpapi-idempotency-key-header says for a key reused with another body:
-            # a client error that no retry fixes (a 409 would be retried by status-based retriers).
-            return Answer(
-                error_response(422, found.message, code="idempotency_key_reused", param="Idempotency-Key"),
-                requested_model=requested,
+        for _ in range(_BEGIN_TRIES):
+            begun = await self.intents.begin(
+                owner, body_id, key, retry=retry, limit=self.policy.max_concurrency_per_key
             )
-        intent: str
-        if found is not None:
-            task, intent = found.task, found.kind
-        else:
-            refused = self._admit(owner, plan)
-            if refused is not None:
+            if isinstance(begun, Conflict):
+                # 422, as draft-ietf-httpapi-idempotency-key-header says for a key reused with another
+                # body: a client error no retry fixes (a 409 would be retried by status-based retriers).
+                refused = error_response(
+                    422, begun.message, code="idempotency_key_reused", param="Idempotency-Key"
+                )
                 return Answer(refused, requested_model=requested)
-            task = self.intents.start(owner, body_id, key, self.generate(plan, owner, base_url))
-            intent = "new"
-        reply = await self._wait(task)
-        if reply is None:
-            return Answer(self._cut(), requested_model=requested, intent=intent)
+            if isinstance(begun, Limited):
+                return Answer(_limited(begun), requested_model=requested)
+            intent: str
+            if isinstance(begun, Join):
+                future, intent = begun.future, begun.kind
+            else:
+                full = self._no_room(owner, plan)
+                if full is not None:
+                    await self.intents.abandon(
+                        begun, Reply(full.status, full.headers, full.body, replay_for=0.0)
+                    )
+                    return Answer(full, requested_model=requested)
+                future, intent = self.intents.run(begun, self.generate(plan, owner, base_url)), "new"
+            reply = await self._wait(future)
+            if reply is _CUT:
+                return Answer(self._cut(), requested_model=requested, intent=intent)
+            if reply is not None:
+                break
+            # the generation joined had no reply (its replica went away): begin again
+        else:
+            return Answer(self._owner_lost(), requested_model=requested)
+        assert isinstance(reply, Reply)
         with contextlib.suppress(Exception):
             if not await disconnected():
-                self.intents.delivered(task)
+                self.intents.delivered(future)
         headers_out = {**reply.headers, "x-imageshim-intent": intent}
         if intent != "new":
             headers_out["idempotent-replayed"] = "true"
@@ -159,42 +193,45 @@ class Images:
         )
 
     # ----- admission: refusals before anything is paid -------------------------------------------------
-    def _admit(self, owner: str, plan: Plan) -> WireResponse | None:
-        limit = self.policy.max_concurrency_per_key
-        if limit and self.intents.running(owner) >= limit:
-            wait = self.intents.retry_after()
-            return error_response(
-                429,
-                f"imageshim: this client key already has {limit} generations in flight (the gateway's "
-                "[gateway] max_concurrency_per_key); send this request again when one has finished.",
-                code="concurrency_limit_exceeded",
-                headers={"retry-after": str(int(wait + 0.999)), "x-should-retry": "true"},
-            )
-        if _hosts(plan):
-            room = self.store.room(owner, plan.request.n)
-            if room is not None:
-                seconds = int(room + 0.999)
-                return error_response(
-                    503,
-                    "imageshim: the gateway's image store has no room for this client key's hosted URLs "
-                    f"until earlier ones expire (in about {seconds} s); send the request again then, or ask "
-                    "for response_format='b64_json'.",
-                    code="hosted_store_full",
-                    headers={"retry-after": str(seconds), "x-should-retry": "true"},
-                )
-        return None
+    def _no_room(self, owner: str, plan: Plan) -> WireResponse | None:
+        if not _hosts(plan):
+            return None
+        room = self.store.room(owner, plan.request.n)
+        if room is None:
+            return None
+        seconds = int(room + 0.999)
+        return error_response(
+            503,
+            "imageshim: the gateway's image store has no room for this client key's hosted URLs until "
+            f"earlier ones expire (in about {seconds} s); send the request again then, or ask for "
+            "response_format='b64_json'.",
+            code="hosted_store_full",
+            headers={"retry-after": str(seconds), "x-should-retry": "true"},
+        )
+
+    def _owner_lost(self) -> WireResponse:
+        return error_response(
+            503,
+            "imageshim: the generation this request repeats was lost with the gateway replica running it; "
+            "send the request again.",
+            code="generation_lost",
+            headers={"retry-after": "1", "x-should-retry": "true"},
+        )
 
     # ----- waiting: the generation outlives the request ------------------------------------------------
-    async def _wait(self, task: asyncio.Task[Reply]) -> Reply | None:
-        """The generation's reply; None when the drain deadline passed first (the task goes on)."""
-        if task.done():
-            return task.result()
-        cut = asyncio.ensure_future(self.runtime.cut_event.wait())
-        try:
-            await asyncio.wait({task, cut}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            cut.cancel()
-        return task.result() if task.done() else None
+    async def _wait(self, future: asyncio.Future[Reply | None]) -> Reply | object | None:
+        """The generation's reply (None: its owner went away without one); ``_CUT`` when the drain
+        deadline passed first (the generation goes on)."""
+        if not future.done():
+            cut: asyncio.Future[Any] = asyncio.ensure_future(self.runtime.cut_event.wait())
+            waiting: set[asyncio.Future[Any]] = {future, cut}
+            try:
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                cut.cancel()
+            if not future.done():
+                return _CUT
+        return future.result()
 
     def _cut(self) -> WireResponse:
         return error_response(

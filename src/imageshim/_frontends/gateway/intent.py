@@ -36,7 +36,17 @@ from typing import Any, Literal
 
 from imageshim._frontends.gateway.record import Generation
 
-__all__ = ["Conflict", "Intents", "Join", "Reply", "fingerprint", "replay_seconds"]
+__all__ = [
+    "Begin",
+    "Claim",
+    "Conflict",
+    "Intents",
+    "Join",
+    "Limited",
+    "Reply",
+    "fingerprint",
+    "replay_seconds",
+]
 
 Kind = Literal["joined", "replayed"]
 
@@ -100,26 +110,58 @@ class Conflict:
 
 
 @dataclasses.dataclass(frozen=True)
+class Limited:
+    """The client key has its limit of generations in flight; ``retry_after``: about one generation."""
+
+    limit: int
+    retry_after: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Join:
-    task: asyncio.Task[Reply]
+    """Wait for ``future``: the reply of the generation this request repeats; None when its owner went
+    away without one (a replica that died: its claim expired), and the request must begin again."""
+
+    future: asyncio.Future[Reply | None]
     kind: Kind
+
+
+@dataclasses.dataclass(eq=False)
+class Claim:
+    """This request owns a new generation: :meth:`Intents.run` it, or :meth:`Intents.abandon` it."""
+
+    scope: str
+    ident: tuple[str, str, str]
+    future: asyncio.Future[Reply | None]
+    token: str = ""
+
+
+Begin = Join | Conflict | Limited | Claim
 
 
 @dataclasses.dataclass
 class _Record:
     fingerprint: str
-    task: asyncio.Task[Reply]
+    future: asyncio.Future[Reply | None]
     started_at: float
     finished_at: float | None = None
     size: int = 0
 
 
+def _reply(future: asyncio.Future[Reply | None]) -> Reply | None:
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return None
+
+
 def _delivered(record: _Record) -> bool:
-    task = record.task
-    return task.done() and not task.cancelled() and task.exception() is None and task.result().delivered
+    reply = _reply(record.future)
+    return reply is not None and reply.delivered
 
 
 class Intents:
+    """The intents of one process (the default; :mod:`.state_redis` shares them between replicas)."""
+
     def __init__(
         self,
         *,
@@ -140,9 +182,29 @@ class Intents:
         self._typical = 10.0
         self._swept = float("-inf")
 
-    # ----- decisions (synchronous) ---------------------------------------------------------------------
+    # ----- decisions (synchronous: no await between a lookup and its claim) ----------------------------
+    async def begin(self, scope: str, body_id: str, key: str | None, *, retry: bool, limit: int = 0) -> Begin:
+        """What to do with a request: join (or replay) a generation, refuse a reused key, refuse beyond
+        ``limit`` generations in flight for ``scope`` (0: none), or claim a new generation."""
+        return self.decide(scope, body_id, key, retry=retry, limit=limit)
+
+    def decide(self, scope: str, body_id: str, key: str | None, *, retry: bool, limit: int = 0) -> Begin:
+        found = self.lookup(scope, body_id, key, retry=retry)
+        if found is not None:
+            return found
+        if limit and self._running[scope] >= limit:
+            return Limited(limit, self.retry_after())
+        ident = (scope, "key", key) if key is not None else (scope, "body", body_id)
+        old = self._records.pop(ident, None)
+        if old is not None:
+            self._bytes -= old.size
+        future: asyncio.Future[Reply | None] = asyncio.get_running_loop().create_future()
+        self._records[ident] = _Record(body_id, future, self._now())
+        self._running[scope] += 1
+        return Claim(scope, ident, future)
+
     def lookup(self, scope: str, body_id: str, key: str | None, *, retry: bool) -> Join | Conflict | None:
-        """What to do with a request: join (or replay) a generation, refuse a reused key, or None: start."""
+        """Join (or replay) the generation a request repeats, refuse a reused key, or None."""
         self._expire()
         if key is not None:
             record = self._records.get((scope, "key", key))
@@ -153,14 +215,14 @@ class Intents:
                     "This Idempotency-Key was already used with a different request body; use a new key "
                     "for a new request."
                 )
-            return Join(record.task, "joined" if record.finished_at is None else "replayed")
+            return Join(record.future, "joined" if record.finished_at is None else "replayed")
         record = self._records.get((scope, "body", body_id))
         if record is None:
             return None
         if record.finished_at is None:
-            return Join(record.task, "joined")
+            return Join(record.future, "joined")
         keep = self._keep(record, self.ttl if retry else self.window)
-        return Join(record.task, "replayed") if self._age(record) < keep else None
+        return Join(record.future, "replayed") if self._age(record) < keep else None
 
     def running(self, scope: str) -> int:
         """Generations in flight for ``scope`` (a client key's hash)."""
@@ -170,47 +232,71 @@ class Intents:
         """Seconds a client at its concurrency limit should wait: about one generation."""
         return max(1.0, self._typical)
 
-    def start(
-        self, scope: str, body_id: str, key: str | None, work: Coroutine[Any, Any, Reply]
-    ) -> asyncio.Task[Reply]:
-        """Run ``work`` as a task of its own (a request that goes away does not cancel it) and remember it
-        under the request's identity."""
+    # ----- running a claim -----------------------------------------------------------------------------
+    def run(self, claim: Claim, work: Coroutine[Any, Any, Reply]) -> asyncio.Future[Reply | None]:
+        """Run ``work`` as a task of its own (a request that goes away does not cancel it); its reply
+        settles the claim for every request that joined it."""
         task = asyncio.get_running_loop().create_task(work)
-        ident = (scope, "key", key) if key is not None else (scope, "body", body_id)
-        old = self._records.pop(ident, None)
-        if old is not None:
-            self._bytes -= old.size
-        record = _Record(body_id, task, self._now())
-        self._records[ident] = record
-        self._running[scope] += 1
-        task.add_done_callback(lambda done: self._finished(scope, record, done))
-        return task
+        record = self._records.get(claim.ident)
 
-    def delivered(self, task: asyncio.Task[Reply]) -> None:
-        """A request received ``task``'s reply: it may be dropped first when the replies take too much room."""
-        if task.done() and not task.cancelled() and task.exception() is None:
-            task.result().delivered = True
+        def settle(done: asyncio.Task[Reply]) -> None:
+            if not claim.future.done():
+                if done.cancelled():
+                    claim.future.set_result(None)
+                elif done.exception() is not None:
+                    claim.future.set_exception(done.exception())  # type: ignore[arg-type]
+                else:
+                    claim.future.set_result(done.result())
+            self._finished(claim.scope, record)
+
+        task.add_done_callback(settle)
+        return claim.future
+
+    async def abandon(self, claim: Claim, reply: Reply) -> None:
+        """Give up a claim before running it (admission refused it): ``reply`` goes to any request that
+        joined it meanwhile, and nothing is kept for later repeats."""
+        if not claim.future.done():
+            claim.future.set_result(reply)
+        if self._records.get(claim.ident) is not None and self._records[claim.ident].future is claim.future:
+            self._drop(claim.ident)
+        self._release(claim.scope)
+
+    def delivered(self, future: asyncio.Future[Reply | None]) -> None:
+        """A request received ``future``'s reply: it may be dropped first when replies take too much room."""
+        reply = _reply(future)
+        if reply is not None:
+            reply.delivered = True
             self._trim()
 
+    async def ready(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
     # ----- bookkeeping ---------------------------------------------------------------------------------
-    def _finished(self, scope: str, record: _Record, task: asyncio.Task[Reply]) -> None:
+    def _release(self, scope: str) -> None:
         self._running[scope] -= 1
         if self._running[scope] <= 0:
             del self._running[scope]
+
+    def _finished(self, scope: str, record: _Record | None) -> None:
+        self._release(scope)
+        if record is None:
+            return
         record.finished_at = self._now()
         self._typical = 0.8 * self._typical + 0.2 * (record.finished_at - record.started_at)
-        if not task.cancelled() and task.exception() is None:
-            record.size = len(task.result().body)
+        reply = _reply(record.future)
+        if reply is not None:
+            record.size = len(reply.body)
             self._bytes += record.size
         self._trim()
 
     def _keep(self, record: _Record, default: float) -> float:
         """How long after it finished ``record``'s reply is given to repeats."""
-        task = record.task
-        if task.done() and not task.cancelled() and task.exception() is None:
-            replay_for = task.result().replay_for
-            if replay_for is not None:
-                return replay_for
+        reply = _reply(record.future)
+        if reply is not None and reply.replay_for is not None:
+            return reply.replay_for
         return default
 
     def _age(self, record: _Record) -> float:
