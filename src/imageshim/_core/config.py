@@ -97,6 +97,20 @@ class GatewayPolicy:
     log_format: Literal["text", "json"] = "text"
     max_body_bytes: int = 1 << 20
     max_upload_bytes: int = 64 << 20
+    #: shared state between replicas (intents, joins, per-key limits): a ``redis://`` URL; None: this
+    #: process only
+    state: str | None = None
+    #: a replica's claim on a generation lapses this long after it stops renewing it (it died): then a
+    #: retry generates again
+    state_lease_seconds: float = 30.0
+    #: hosted URLs: "proxy" (served by any replica from the store) or "presigned" (object-store URLs)
+    urls: Literal["proxy", "presigned"] = "proxy"
+    #: store = "s3": the bucket, a key prefix, the endpoint (None: AWS) and region; credentials come from
+    #: the usual AWS environment variables (AWS_ACCESS_KEY_ID, ...), never from this file
+    s3_bucket: str | None = None
+    s3_prefix: str = "imageshim/"
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -72,6 +72,13 @@ class GatewayTable(_Strict):
     log_format: Literal["text", "json"] = "text"
     max_body_bytes: int = Field(1 << 20, ge=1024, le=1 << 30)
     max_upload_bytes: int = Field(64 << 20, ge=1024, le=4 << 30)
+    state: str | None = Field(None, pattern=r"^(redis|rediss|unix)://")
+    state_lease_seconds: float = Field(30.0, ge=1, le=3600)
+    urls: Literal["proxy", "presigned"] = "proxy"
+    s3_bucket: str | None = Field(None, min_length=3, max_length=63)
+    s3_prefix: str = Field("imageshim/", max_length=512)
+    s3_endpoint: str | None = Field(None, pattern=r"^https?://")
+    s3_region: str | None = None
 
 
 class ConfigFile(_Strict):

@@ -131,13 +131,15 @@ def redact_exact(text: str) -> str:
     return _KEY_SHAPES.sub("[REDACTED]", text)
 
 
-def _redact_field(value: Any) -> Any:
+def _redact_field(value: Any, exact: bool = False) -> Any:
     """A provider-supplied field (``request_id``, ``code``, ``param``) with any key in it redacted.
 
     Strings are redacted whatever their origin: a provider can echo the caller's key anywhere, e.g. a
     proxy that puts the Authorization value into ``x-request-id``. Other values (an int code) cannot
     hold a key and are kept as they came."""
-    return redact(value) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    return redact_exact(value) if exact else redact(value)
 
 
 def _redact_body(value: Any, depth: int = 0) -> Any:
@@ -154,10 +156,18 @@ def _redact_body(value: Any, depth: int = 0) -> Any:
 
 
 class ImageShimError(Exception):
-    """Base of every error imageshim raises."""
+    """Base of every error imageshim raises.
 
-    def __init__(self, message: str) -> None:
-        self.message = redact(message)
+    ``from_provider``: the message holds a provider's words, searched piece by piece (:func:`redact`:
+    providers echo keys, whole or cut). The shim's own messages (validation, configuration) echo what the
+    caller sent, to that caller: only whole secrets are removed from them (:func:`redact_exact`). Searching
+    those piece by piece would answer, for any 8 characters a caller puts in a field, whether they are part
+    of another key (the reply shows [REDACTED] or not): an oracle that reads out every key it knows
+    (tracebacks and log lines are still redacted piece by piece; only the operator reads them).
+    """
+
+    def __init__(self, message: str, *, from_provider: bool = False) -> None:
+        self.message = redact(message) if from_provider else redact_exact(message)
         super().__init__(self.message)
 
     def __repr__(self) -> str:
@@ -220,7 +230,7 @@ class APIError(ImageShimError):
         model_unavailable: bool = False,
         reply_lost: bool | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, from_provider=provider is not None)
         self.status_code = status_code
         #: the provider says it does not serve the model (removed, unknown, disabled). Adapters only
         #: report this; the core, which holds the clock and the catalog, decides whether the model is
@@ -234,10 +244,11 @@ class APIError(ImageShimError):
         self.reply_lost = not isinstance(self, APIStatusError) if reply_lost is None else reply_lost
         # Provider values, redacted once here so that every header, reply and log line built from
         # them later is safe (the wire handler copies request_id into a response header verbatim).
-        self.code = _redact_field(code)
-        self.param = _redact_field(param)
+        exact = provider is None  # the shim's own error: what it echoes came from the caller
+        self.code = _redact_field(code, exact)
+        self.param = _redact_field(param, exact)
         self.provider = provider
-        self.request_id = _redact_field(request_id)
+        self.request_id = _redact_field(request_id, exact)
         self.retry_after = retry_after
         #: the provider's error object as it came (keys it echoed are redacted)
         self.body = _redact_body(body)

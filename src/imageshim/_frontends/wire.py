@@ -108,11 +108,13 @@ def error_response(
     kind: str | None = None,
 ) -> WireResponse:
     """An OpenAI error reply; ``kind`` is the error ``type`` (default: OpenAI's for the status)."""
+    # Whole secrets only: the message may echo what the caller sent (a field name, a path), and a
+    # piece-by-piece search would tell the caller which 8 characters belong to a key (see ImageShimError).
     body = {
         "error": {
-            "message": redact(message),
+            "message": redact_exact(message),
             "type": kind or _error_type(status),
-            "param": param,
+            "param": None if param is None else redact_exact(param),
             "code": code,
         }
     }

@@ -337,4 +337,11 @@ async def apost(
                     response = await asyncio.wait_for(request, timeout=total)
     except asyncio.TimeoutError:
         raise _out_of_time(provider, total, progress.maybe_sent) from None
-    return HTTPReply(response.status_code, response.headers, response.content)
+    content = response.content
+    # httpx's response and its consumed stream refer to each other: only the cycle collector would free
+    # the body (a reply of 100 MiB, held until some later collection). Cut the cycle: freed on return.
+    response.stream = _DRAINED
+    return HTTPReply(response.status_code, response.headers, content)
+
+
+_DRAINED = httpx.ByteStream(b"")

@@ -132,20 +132,21 @@ def test_a_request_that_goes_away_does_not_cancel_the_generation() -> None:
     _run(main())
 
 
-def test_delivered_replies_are_dropped_first_and_undelivered_ones_kept() -> None:
+def test_over_the_budget_replies_past_the_window_go_first_and_recent_ones_stay() -> None:
     async def main() -> None:
         clock = Clock()
-        intents, gate = Intents(max_bytes=10, now=clock), asyncio.Event()
+        intents, gate = Intents(max_bytes=10, window=120, now=clock), asyncio.Event()
         gate.set()
-        first = _start(intents, "a", "one", None, _work(gate, [], b"x" * 8))
-        await first  # nobody received it (its client timed out)
-        second = _start(intents, "a", "two", None, _work(gate, [], b"y" * 8))
-        await second
-        intents.delivered(second)
-        # over the budget: the delivered reply goes, the undelivered one (a paid image) stays
-        assert intents.lookup("a", "one", None, retry=True) is not None
-        assert intents.lookup("a", "two", None, retry=True) is None
+        await _start(intents, "a", "old", None, _work(gate, [], b"x" * 8))
+        clock.t += 200  # past the window: only a marked retry would still ask for it
+        await _start(intents, "a", "new", None, _work(gate, [], b"y" * 8))
+        assert intents.lookup("a", "new", None, retry=False) is not None
+        assert intents.lookup("a", "old", None, retry=True) is None  # trimmed for the budget
         assert intents.bytes_held == 8
+        # a reply within the window stays whatever the budget: its client may be about to retry
+        await _start(intents, "a", "newer", None, _work(gate, [], b"z" * 8))
+        assert intents.bytes_held == 16
+        assert intents.lookup("a", "new", None, retry=False) is not None
 
     _run(main())
 
@@ -170,6 +171,11 @@ def test_retry_after_follows_the_generation_time() -> None:
             ("multipart/form-data; boundary=aaa", b"--aaa\r\nX\r\n--aaa--"),
             ("multipart/form-data; boundary=bbb", b"--bbb\r\nX\r\n--bbb--"),
             True,
+        ),
+        (  # a short boundary that is also part of a value: only the delimiter lines are ignored
+            ("multipart/form-data; boundary=x", b"--x\r\na fox in a box\r\n--x--"),
+            ("multipart/form-data; boundary=x", b"--x\r\na fo in a bo\r\n--x--"),
+            False,
         ),
         (("application/json", b'{"prompt":"a"}'), ("application/json", b'{"prompt":"a"}'), True),
         (("application/json", b'{"prompt":"a"}'), ("application/json", b'{"prompt":"b"}'), False),
@@ -213,7 +219,36 @@ def test_an_abandoned_claim_answers_its_joiners_and_keeps_nothing() -> None:
 
 
 def test_failures_are_replayed_briefly_and_unknown_results_for_the_ttl() -> None:
-    assert replay_seconds(200, None, None, window=120, ttl=3600) is None
-    assert replay_seconds(502, "server_error", None, window=120, ttl=3600) == 120
-    assert replay_seconds(429, "rate_limit_exceeded", "7", window=120, ttl=3600) == 7
-    assert replay_seconds(502, "result_unknown", None, window=120, ttl=3600) == 3600
+    assert replay_seconds(200, None, None, window=120, ttl=3600) == (None, None)
+    assert replay_seconds(502, "server_error", None, window=120, ttl=3600) == (120, None)
+    assert replay_seconds(429, "rate_limit_exceeded", "7", window=120, ttl=3600) == (7, 7)
+    assert replay_seconds(502, "result_unknown", None, window=120, ttl=3600) == (3600, None)
+
+
+def test_an_idempotency_key_replays_a_failure_for_the_ttl_unless_it_named_its_wait() -> None:
+    async def main() -> None:
+        clock = Clock()
+        intents = Intents(ttl=3600, window=1, now=clock)
+        await _start(intents, "a", "b1", "k1", _reply(Reply(502, {}, b"bad", replay_for=1)))
+        await _start(intents, "a", "b2", "k2", _reply(Reply(429, {}, b"wait", replay_for=1, wait_for=5)))
+        clock.t += 10
+        assert isinstance(intents.lookup("a", "b1", "k1", retry=False), Join)  # billed failure: kept
+        assert intents.lookup("a", "b2", "k2", retry=False) is None  # its Retry-After passed
+        assert intents.lookup("a", "b1", None, retry=False) is None  # no key: the window passed
+
+    _run(main())
+
+
+async def _reply(reply: Reply) -> Reply:
+    return reply
+
+
+def test_a_draining_gateway_joins_but_claims_nothing() -> None:
+    async def main() -> None:
+        intents, gate = Intents(now=Clock()), asyncio.Event()
+        _start(intents, "a", "one", None, _work(gate, []))
+        assert isinstance(intents.decide("a", "one", None, retry=False, claim=False), Join)
+        assert intents.decide("a", "two", None, retry=False, claim=False) is None
+        gate.set()
+
+    _run(main())

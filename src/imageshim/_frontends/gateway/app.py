@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hmac
-import ipaddress
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,95 +31,26 @@ from datetime import date
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from imageshim._core.config import Config, ConfigSource, GatewayPolicy, load_config
-from imageshim._core.errors import ConfigurationError, register_secret
+from imageshim._core.config import Config, ConfigSource, load_config
+from imageshim._core.errors import register_secret
 from imageshim._core.media import SVG_MEDIA_TYPE, is_svg, sniff
 from imageshim._core.warnings import logger
 from imageshim._frontends.engine import Engine
+from imageshim._frontends.gateway.addresses import gateway_keys, is_loopback, normalise_public_url, origin
+from imageshim._frontends.gateway.build import hosting_config, make_intents, make_store
 from imageshim._frontends.gateway.headers import EXPOSED
 from imageshim._frontends.gateway.images import Answer, Images
-from imageshim._frontends.gateway.intent import Intents
-from imageshim._frontends.gateway.record import AccessRecord, client_hash
+from imageshim._frontends.gateway.intent import IntentState
+from imageshim._frontends.gateway.record import AccessRecord, client_hash, hash_salt
 from imageshim._frontends.gateway.runtime import Runtime
-from imageshim._frontends.gateway.store import FileStore, ImageStore, MemoryStore
+from imageshim._frontends.gateway.store import ImageStore, MemoryStore, Stored, StoreUnavailable
 from imageshim._frontends.wire import WireHandler, WireResponse, error_response
 
-__all__ = ["create_app", "gateway_keys", "make_store", "normalise_public_url"]
+__all__ = ["create_app", "gateway_keys", "is_loopback", "make_intents", "make_store", "normalise_public_url"]
 
 Clock = Callable[[], date]
 _IMAGE_ROUTES = ("/v1/images/generations", "/v1/images/edits", "/v1/images/variations")
-
-
-def gateway_keys() -> list[str]:
-    return [k.strip() for k in os.environ.get("IMAGESHIM_GATEWAY_KEYS", "").split(",") if k.strip()]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def normalise_public_url(url: str) -> str:
-    """``https://images.example.com[/prefix]`` without a trailing ``/`` or ``/v1``; ConfigurationError
-    when it is not an absolute http(s) URL."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigurationError(
-            f"public URL {url!r} is not an absolute http(s) URL such as https://images.example.com",
-            key="--public-url",
-        )
-    base = url.strip().rstrip("/")
-    return base[: -len("/v1")] if base.endswith("/v1") else base
-
-
-def _origin(scheme: str, host: str, port: Any) -> str:
-    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    default = {"http": 80, "https": 443}.get(scheme)
-    return f"{scheme}://{host}" if port == default else f"{scheme}://{host}:{port}"
-
-
-def _describe_store(store: ImageStore) -> str:
-    minutes = f"{store.ttl_seconds / 60:g} minutes"
-    if isinstance(store, FileStore):
-        return f"hosted by this imageshim gateway on its disk for {minutes}"
-    return f"hosted by this imageshim gateway in its memory for {minutes} (lost if it restarts)"
-
-
-def _hosting_config(loaded: Config, store: ImageStore) -> Config:
-    """The config with ``[mapping] url = "hosted"``: data URIs the gateway turns into URLs it serves (and
-    the warning says what those URLs are: where they live and for how long)."""
-    if loaded.mapping.url not in ("data-uri", "hosted"):
-        logger.info(
-            "imageshim gateway: [mapping] url = %r does not apply to the gateway: it hosts the images itself",
-            loaded.mapping.url,
-        )
-    mapping = dataclasses.replace(loaded.mapping, url="hosted", hosted_note=_describe_store(store))
-    return dataclasses.replace(loaded, mapping=mapping)
-
-
-def make_store(policy: GatewayPolicy, *, now: Callable[[], float] = time.monotonic) -> ImageStore:
-    """The image store ``[gateway] store`` names."""
-    limits = {
-        "ttl_seconds": policy.ttl_seconds,
-        "max_bytes": policy.store_max_bytes,
-        "max_bytes_per_key": policy.store_max_bytes_per_key,
-        "now": now,
-    }
-    if policy.store == "file":
-        return FileStore(Path(policy.store_dir), **limits)  # type: ignore[arg-type]
-    if policy.store == "s3":
-        raise ConfigurationError(
-            '[gateway] store = "s3" needs the shared-state support, which this version does not have yet; '
-            'use "memory" or "file"',
-            key="gateway.store",
-        )
-    return MemoryStore(**limits)  # type: ignore[arg-type]
 
 
 def create_app(
@@ -156,19 +85,14 @@ def create_app(
     loaded = load_config(config)
     policy = loaded.gateway
     images_store = store or make_store(policy, now=now)
-    engine = Engine(_hosting_config(loaded, images_store), clock=clock)
+    engine = Engine(hosting_config(loaded, images_store), clock=clock)
     handler = WireHandler(
         engine,
         max_body_bytes=max_body_bytes or policy.max_body_bytes,
         max_upload_bytes=max_upload_bytes or policy.max_upload_bytes,
     )
     state = runtime or Runtime()
-    intents = Intents(
-        ttl=images_store.ttl_seconds,  # a stored reply lives as long as the URLs in it
-        window=policy.retry_window_seconds,
-        max_bytes=policy.store_max_bytes,
-        now=now,
-    )
+    intents = make_intents(policy, images_store.ttl_seconds, now=now)
     images = Images(engine, handler, images_store, intents, state, policy, engine.clock)
     metrics = GatewayMetrics(
         store_bytes=images_store.bytes_used, known_models=lambda model: engine.catalog.get(model) is not None
@@ -177,6 +101,7 @@ def create_app(
     for key in configured:
         register_secret(key)  # a client's key is redacted wherever the shim would print it
     accepted = [k.encode() for k in configured]
+    salt = hash_salt(configured, os.environ.get("IMAGESHIM_CLIENT_HASH_SALT"))
     public_setting = public_url if public_url is not None else policy.public_url
     public = None if public_setting is None else normalise_public_url(public_setting)
 
@@ -185,7 +110,7 @@ def create_app(
             return public
         server = request.scope.get("server")
         if server and server[1] is not None:
-            return _origin(str(request.scope.get("scheme", "http")), str(server[0]), server[1])
+            return origin(str(request.scope.get("scheme", "http")), str(server[0]), server[1])
         return str(request.base_url).rstrip("/")  # a unix socket: no address of its own to name
 
     def reply(wire: WireResponse | Answer) -> Response:
@@ -227,7 +152,7 @@ def create_app(
                 route=route,
                 status=response.status_code,
                 duration_s=time.monotonic() - started,
-                client=client_hash(key if authorized(key) else None),
+                client=client_hash(key if authorized(key) else None, salt),
                 request_id=response.headers.get("x-request-id"),
                 requested_model=answer.requested_model if answer else None,
                 generation=answer.generation if answer else None,
@@ -276,11 +201,10 @@ def create_app(
             request.method,
             path,
             body,
-            owner=client_hash(key),
+            owner=client_hash(key, salt),
             base_url=base_url(request),
             content_type=request.headers.get("content-type"),
             headers=request.headers,
-            disconnected=request.is_disconnected,
         )
         return reply(answer), answer
 
@@ -291,16 +215,37 @@ def create_app(
         return reply(wire), None
 
     async def hosted(request: Request) -> tuple[Response, Answer | None]:
-        found = images_store.open(request.path_params["name"])
+        name = request.path_params["name"]
+        found: tuple[Stored, bytes | Path] | None
+        try:
+            if isinstance(images_store, MemoryStore):
+                found = images_store.open(name)
+            else:  # a file or object store reads off the event loop: a slow bucket must not stall the rest
+                found = await asyncio.to_thread(images_store.open, name)
+        except StoreUnavailable:
+            unavailable = error_response(
+                503,
+                "imageshim: the image store cannot be reached; try again shortly.",
+                code="store_unavailable",
+                headers={"retry-after": "5", "x-should-retry": "true"},
+            )
+            return reply(unavailable), None
         if found is None:
             expired = error_response(
                 404, "This image URL has expired or never existed.", code="image_expired"
             )
             return reply(expired), None
         item, content = found
-        media_type = _served_type(item.media_type, content)
+        try:
+            media_type = _served_type(item.media_type, content)
+        except (
+            OSError
+        ) as exc:  # its file went away or cannot be read now (the name is a capability: not logged)
+            logger.warning("imageshim gateway: a hosted file cannot be read (%s)", type(exc).__name__)
+            gone = error_response(404, "This image URL has expired or never existed.", code="image_expired")
+            return reply(gone), None
         if media_type is None:
-            logger.error("imageshim gateway: hosted item %s is not an image; not served", item.name)
+            logger.error("imageshim gateway: a hosted item is not an image; not served")
             bad = error_response(
                 502, "imageshim: this hosted item is not an image.", code="invalid_image_data"
             )
@@ -323,6 +268,9 @@ def create_app(
     async def readyz(request: Request) -> tuple[Response, Answer | None]:
         if state.draining:
             body = b'{"status":"draining"}'
+            return Response(body, status_code=503, media_type="application/json"), None
+        if not await intents.ready():  # without the shared state nothing new may start
+            body = b'{"status":"state unavailable"}'
             return Response(body, status_code=503, media_type="application/json"), None
         return Response(b'{"status":"ready"}', media_type="application/json"), None
 
@@ -367,12 +315,13 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        sweeper = asyncio.ensure_future(_sweep(images_store))
+        sweeper = asyncio.ensure_future(_sweep(images_store, intents))
         try:
             yield
         finally:
             sweeper.cancel()
             await engine.aclose()  # graceful shutdown: close provider connections
+            await intents.close()
             images_store.close()
 
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
@@ -383,12 +332,19 @@ def create_app(
     return app
 
 
-async def _sweep(store: ImageStore, every: float = 60.0) -> None:
-    """Drop expired images every minute (they are also dropped when next touched)."""
+async def _sweep(store: ImageStore, intents: IntentState, every: float = 60.0) -> None:
+    """Every minute: drop expired images (also dropped when next touched) and stored replies, and give
+    freed memory back to the system (:func:`.memory.release`)."""
+    from imageshim._frontends.gateway.memory import release
+
     while True:
         await asyncio.sleep(every)
         try:
             await asyncio.to_thread(store.sweep)
+            sweep = getattr(intents, "sweep", None)
+            if sweep is not None:
+                sweep()
+            release()
         except Exception:  # a sweep that fails is retried next time; it never stops the gateway
             logger.exception("imageshim gateway: sweeping the image store failed")
 
@@ -396,17 +352,14 @@ async def _sweep(store: ImageStore, every: float = 60.0) -> None:
 def _served_type(stored_type: str, content: bytes | Path) -> str | None:
     """The media type the bytes are served as, checked again here rather than taken from the store: this
     route decides what the gateway's origin serves. SVG only when stored as SVG and the bytes are one."""
-    if isinstance(content, Path):
-        try:
-            with content.open("rb") as fh:
-                head = fh.read(16)
-                media_type = sniff(head)
-                if media_type is None and stored_type == SVG_MEDIA_TYPE:
-                    fh.seek(0)
-                    return SVG_MEDIA_TYPE if is_svg(fh.read()) else None
-                return media_type
-        except OSError:
-            return None
+    if isinstance(content, Path):  # OSError when it cannot be read: the caller answers 404
+        with content.open("rb") as fh:
+            head = fh.read(16)
+            media_type = sniff(head)
+            if media_type is None and stored_type == SVG_MEDIA_TYPE:
+                fh.seek(0)
+                return SVG_MEDIA_TYPE if is_svg(fh.read()) else None
+            return media_type
     media_type = sniff(content[:16])
     if media_type is None and stored_type == SVG_MEDIA_TYPE and is_svg(content):
         return SVG_MEDIA_TYPE

@@ -20,6 +20,7 @@ from datetime import date
 from email.utils import formatdate
 
 from imageshim._core.catalog import ModelSpec
+from imageshim._core.errors import redact_exact
 
 __all__ = ["EXPOSED", "lifecycle_headers", "model_headers"]
 
@@ -75,5 +76,5 @@ def model_headers(requested: str, route: str | None) -> dict[str, str]:
 
 
 def _printable(value: str) -> str:
-    """A header-safe copy of a client-chosen name: printable ASCII, at most 200 characters."""
-    return "".join(c if " " <= c <= "~" else "?" for c in value[:200])
+    """A header-safe copy of a client-chosen name: printable ASCII, at most 200 characters, no key in it."""
+    return redact_exact("".join(c if " " <= c <= "~" else "?" for c in value[:200]))

@@ -121,7 +121,7 @@ async def host_images(
         except StoreFull as exc:
             full = exc
             continue
-        image.url = f"{base_url}/v1/imageshim/images/{item.name}"
+        image.url = store.link(item, base_url)
         if not keep_bytes:
             image.keep_bytes(None, media_type)
         stored.append(item)

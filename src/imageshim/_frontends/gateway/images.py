@@ -10,7 +10,6 @@ the reply, or at the drain deadline a 503 that says the result is unknown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from imageshim._frontends.gateway.headers import lifecycle_headers, model_header
 from imageshim._frontends.gateway.hosting import host_images
 from imageshim._frontends.gateway.intent import (
     Conflict,
-    Intents,
+    IntentState,
     Join,
     Limited,
     Reply,
@@ -66,6 +65,30 @@ class Answer:
         self.intent = intent
 
 
+class StateUnavailable(Exception):
+    """The shared state cannot be reached: no new generation may start (a retry elsewhere could not find
+    it). Raised by a shared :class:`IntentState`."""
+
+
+def _state_unavailable(why: str) -> WireResponse:
+    return error_response(
+        503,
+        f"imageshim: {why}; nothing was generated, send the request again shortly.",
+        code="state_unavailable",
+        headers={"retry-after": "2", "x-should-retry": "true"},
+    )
+
+
+def _draining() -> WireResponse:
+    # nothing generated: another replica (or this one, restarted) may serve it
+    return error_response(
+        503,
+        "imageshim: this gateway is shutting down; send the request again.",
+        code="gateway_shutting_down",
+        headers={"retry-after": "1", "x-should-retry": "true", "connection": "close"},
+    )
+
+
 def _limited(limited: Limited) -> WireResponse:
     return error_response(
         429,
@@ -94,7 +117,7 @@ class Images:
         engine: Engine,
         handler: WireHandler,
         store: ImageStore,
-        intents: Intents,
+        intents: IntentState,
         runtime: Runtime,
         policy: GatewayPolicy,
         clock: Callable[[], date],
@@ -117,17 +140,7 @@ class Images:
         base_url: str,
         content_type: str | None,
         headers: Any,
-        disconnected: Callable[[], Any],
     ) -> Answer:
-        if self.runtime.draining:  # nothing generated yet: another replica (or this one, later) may serve it
-            return Answer(
-                error_response(
-                    503,
-                    "imageshim: this gateway is shutting down; send the request again.",
-                    code="gateway_shutting_down",
-                    headers={"retry-after": "1", "x-should-retry": "true", "connection": "close"},
-                )
-            )
         prepared = self.handler.prepare(method, path, body, base_url=base_url, content_type=content_type)
         if isinstance(prepared, WireResponse):
             return Answer(prepared)
@@ -147,9 +160,20 @@ class Images:
         body_id = fingerprint(method, path, body, content_type)
         retry = _retry_count(headers.get("x-stainless-retry-count")) > 0
         for _ in range(_BEGIN_TRIES):
-            begun = await self.intents.begin(
-                owner, body_id, key, retry=retry, limit=self.policy.max_concurrency_per_key
-            )
+            draining = self.runtime.draining  # a repeat still joins its generation; nothing new starts
+            try:
+                begun = await self.intents.begin(
+                    owner,
+                    body_id,
+                    key,
+                    retry=retry,
+                    limit=self.policy.max_concurrency_per_key,
+                    claim=not draining,
+                )
+            except StateUnavailable as exc:
+                return Answer(_state_unavailable(str(exc)), requested_model=requested)
+            if begun is None:
+                return Answer(_draining(), requested_model=requested)
             if isinstance(begun, Conflict):
                 # 422, as draft-ietf-httpapi-idempotency-key-header says for a key reused with another
                 # body: a client error no retry fixes (a 409 would be retried by status-based retriers).
@@ -179,9 +203,6 @@ class Images:
         else:
             return Answer(self._owner_lost(), requested_model=requested)
         assert isinstance(reply, Reply)
-        with contextlib.suppress(Exception):
-            if not await disconnected():
-                self.intents.delivered(future)
         headers_out = {**reply.headers, "x-imageshim-intent": intent}
         if intent != "new":
             headers_out["idempotent-replayed"] = "true"
@@ -268,14 +289,15 @@ class Images:
         except Exception:
             wire = self.handler.crashed("POST", "/v1/images")
             generation = None
-        replay_for = replay_seconds(
+        replay_for, wait_for = replay_seconds(
             wire.status,
             _code(wire),
             wire.headers.get("retry-after"),
             window=self.intents.window,
             ttl=self.intents.ttl,
         )
-        return Reply(wire.status, {**wire.headers, **extra}, wire.body, generation, replay_for=replay_for)
+        headers = {**wire.headers, **extra}
+        return Reply(wire.status, headers, wire.body, generation, replay_for=replay_for, wait_for=wait_for)
 
     async def _success(self, plan: Plan, response: ImagesResponse, owner: str, base_url: str) -> WireResponse:
         try:

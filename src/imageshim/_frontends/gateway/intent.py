@@ -17,9 +17,11 @@ for the retry. Which requests are "the same":
 A failure is given to repeats for a shorter time (:func:`replay_seconds`): only a failure whose result is
 unknown is kept for the ``ttl``.
 
-Stored replies are bounded: beyond ``max_bytes`` the oldest replies that were already delivered are
-dropped first; a reply nobody has received yet (its client timed out) is kept until its TTL, since it
-may be the only copy of a paid image. The decisions are synchronous (no ``await`` between
+Stored replies are bounded: beyond ``max_bytes`` the oldest replies past the ``window`` are dropped
+first (only a marked retry or an Idempotency-Key still asks for those); a reply within the window is kept
+whatever the budget, since a client that timed out comes back within it and the reply may be the only
+copy of a paid image. (Whether a reply reached its client cannot be known here: the server buffers what
+it writes, and a client can go away after the last byte left.) The decisions are synchronous (no ``await`` between
 :meth:`Intents.lookup` and :meth:`Intents.start`), so on one event loop two identical requests can never
 both start a generation.
 """
@@ -32,7 +34,7 @@ import dataclasses
 import hashlib
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from imageshim._frontends.gateway.record import Generation
 
@@ -56,7 +58,13 @@ def fingerprint(method: str, path: str, body: bytes, content_type: str | None) -
     boundary (a client draws a new one for each try), so a retried upload matches its first try."""
     digest = hashlib.sha256(f"{method} {path}\n".encode())
     boundary = _boundary(content_type)
-    digest.update(body.replace(boundary, b"") if boundary else body)
+    # Only the delimiter lines (CRLF "--" boundary, RFC 2046 section 5.1.1), not the boundary's text
+    # wherever it occurs: a short boundary may also be part of a field's value.
+    if boundary:
+        body = body.replace(b"\r\n--" + boundary, b"\r\n--")
+        if body.startswith(b"--" + boundary):
+            body = b"--" + body[len(boundary) + 2 :]
+    digest.update(body)
     return digest.hexdigest()
 
 
@@ -72,8 +80,9 @@ def _boundary(content_type: str | None) -> bytes | None:
 
 def replay_seconds(
     status: int, code: str | None, retry_after: str | None, *, window: float, ttl: float
-) -> float | None:
-    """How long a failed generation's reply is given to its repeats (None for a success: the usual rules).
+) -> tuple[float | None, float | None]:
+    """How long a finished generation's reply is given to repeats without a key, and (for a failure that
+    named its wait) to repeats with one; (None, None) for a success: the usual rules.
 
     A failure whose result is unknown (a lost reply; a generation cut at shutdown) is given for the whole
     ``ttl``: sending it again could pay twice. Any other failure only for the ``window`` (a client retrying
@@ -81,12 +90,13 @@ def replay_seconds(
     provider's wait has passed, a retry is a new attempt, as the reply told the client.
     """
     if status < 400:
-        return None
+        return None, None
     if code in ("result_unknown", "gateway_shutting_down"):
-        return ttl
+        return ttl, None
     if retry_after is not None and retry_after.isdigit():
-        return min(window, float(retry_after))
-    return window
+        wait = float(retry_after)
+        return min(window, wait), wait
+    return window, None
 
 
 @dataclasses.dataclass
@@ -97,11 +107,11 @@ class Reply:
     headers: dict[str, str]
     body: bytes
     generation: Generation | None = None
-    #: a request received it (its client was still connected when it was ready)
-    delivered: bool = False
-    #: seconds after it finished that it is given to repeats, whatever they carry (None: the rules of
-    #: the module docstring); a failure sets it (see :func:`replay_seconds`)
+    #: seconds after it finished that it is given to repeats without a key (None: the rules of the module
+    #: docstring); a failure sets it (see :func:`replay_seconds`)
     replay_for: float | None = None
+    #: a failure's Retry-After: after it, even an Idempotency-Key's repeat is a new attempt
+    wait_for: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +149,26 @@ class Claim:
 Begin = Join | Conflict | Limited | Claim
 
 
+class IntentState(Protocol):
+    """Where intents are kept: this process (:class:`Intents`) or shared between replicas
+    (:class:`.state_redis.RedisIntents`)."""
+
+    ttl: float
+    window: float
+
+    async def begin(
+        self, scope: str, body_id: str, key: str | None, *, retry: bool, limit: int = 0, claim: bool = True
+    ) -> Begin | None: ...
+
+    def run(self, claim: Claim, work: Coroutine[Any, Any, Reply]) -> asyncio.Future[Reply | None]: ...
+
+    async def abandon(self, claim: Claim, reply: Reply) -> None: ...
+
+    async def ready(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclasses.dataclass
 class _Record:
     fingerprint: str
@@ -152,11 +182,6 @@ def _reply(future: asyncio.Future[Reply | None]) -> Reply | None:
     if future.done() and not future.cancelled() and future.exception() is None:
         return future.result()
     return None
-
-
-def _delivered(record: _Record) -> bool:
-    reply = _reply(record.future)
-    return reply is not None and reply.delivered
 
 
 class Intents:
@@ -183,14 +208,19 @@ class Intents:
         self._swept = float("-inf")
 
     # ----- decisions (synchronous: no await between a lookup and its claim) ----------------------------
-    async def begin(self, scope: str, body_id: str, key: str | None, *, retry: bool, limit: int = 0) -> Begin:
+    async def begin(
+        self, scope: str, body_id: str, key: str | None, *, retry: bool, limit: int = 0, claim: bool = True
+    ) -> Begin | None:
         """What to do with a request: join (or replay) a generation, refuse a reused key, refuse beyond
-        ``limit`` generations in flight for ``scope`` (0: none), or claim a new generation."""
-        return self.decide(scope, body_id, key, retry=retry, limit=limit)
+        ``limit`` generations in flight for ``scope`` (0: none), or claim a new generation (None instead
+        when ``claim`` is false: a draining gateway still answers repeats, but starts nothing)."""
+        return self.decide(scope, body_id, key, retry=retry, limit=limit, claim=claim)
 
-    def decide(self, scope: str, body_id: str, key: str | None, *, retry: bool, limit: int = 0) -> Begin:
+    def decide(
+        self, scope: str, body_id: str, key: str | None, *, retry: bool, limit: int = 0, claim: bool = True
+    ) -> Begin | None:
         found = self.lookup(scope, body_id, key, retry=retry)
-        if found is not None:
+        if found is not None or not claim:
             return found
         if limit and self._running[scope] >= limit:
             return Limited(limit, self.retry_after())
@@ -208,7 +238,7 @@ class Intents:
         self._expire()
         if key is not None:
             record = self._records.get((scope, "key", key))
-            if record is None or self._age(record) >= self._keep(record, self.ttl):
+            if record is None or self._age(record) >= self._keep(record, self.ttl, keyed=True):
                 return None
             if record.fingerprint != body_id:
                 return Conflict(
@@ -261,12 +291,10 @@ class Intents:
             self._drop(claim.ident)
         self._release(claim.scope)
 
-    def delivered(self, future: asyncio.Future[Reply | None]) -> None:
-        """A request received ``future``'s reply: it may be dropped first when replies take too much room."""
-        reply = _reply(future)
-        if reply is not None:
-            reply.delivered = True
-            self._trim()
+    def sweep(self) -> None:
+        """Drop what has expired now (an idle gateway has no request to do it)."""
+        self._swept = float("-inf")
+        self._expire()
 
     async def ready(self) -> bool:
         return True
@@ -292,20 +320,22 @@ class Intents:
             self._bytes += record.size
         self._trim()
 
-    def _keep(self, record: _Record, default: float) -> float:
-        """How long after it finished ``record``'s reply is given to repeats."""
+    def _keep(self, record: _Record, default: float, *, keyed: bool = False) -> float:
+        """How long after it finished ``record``'s reply is given to repeats. An Idempotency-Key's reply,
+        success or failure, for the TTL, but a failure that named its wait (Retry-After: nothing was done)
+        only until then; a repeat without a key gets a failure for its ``replay_for``."""
         reply = _reply(record.future)
-        if reply is not None and reply.replay_for is not None:
-            return reply.replay_for
-        return default
+        if reply is None:
+            return default
+        if keyed:
+            return reply.wait_for if reply.wait_for is not None else default
+        return reply.replay_for if reply.replay_for is not None else default
 
     def _age(self, record: _Record) -> float:
         return 0.0 if record.finished_at is None else self._now() - record.finished_at
 
     def _expire(self) -> None:
-        """Drop records past their TTL, and delivered replies to requests without a key once past the
-        window (only a retry would ask for them, and a client that received its reply does not retry).
-        At most once a second: the decisions check ages themselves."""
+        """Drop records past their TTL. At most once a second: the decisions check ages themselves."""
         now = self._now()
         if now - self._swept < 1.0:
             return
@@ -313,17 +343,17 @@ class Intents:
         for ident, record in list(self._records.items()):
             if record.finished_at is None:
                 continue
-            age = now - record.finished_at
-            if age >= self.ttl or (ident[1] == "body" and age >= self.window and _delivered(record)):
+            if now - record.finished_at >= self.ttl:
                 self._drop(ident)
 
     def _trim(self) -> None:
         if self._bytes <= self.max_bytes:
             return
+        now = self._now()
         for ident, record in list(self._records.items()):
             if self._bytes <= self.max_bytes:
                 break
-            if _delivered(record):
+            if record.finished_at is not None and now - record.finished_at >= self.window:
                 self._drop(ident)
 
     def _drop(self, ident: tuple[str, str, str]) -> None:

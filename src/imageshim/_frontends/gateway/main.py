@@ -52,6 +52,7 @@ def serve(
     (None: as configured). The first SIGTERM/SIGINT drains (requests in flight finish, for up to
     :func:`drain_seconds`); a second one exits at once."""
     from imageshim._frontends.gateway.app import create_app, gateway_keys, is_loopback, normalise_public_url
+    from imageshim._frontends.gateway.memory import tune
     from imageshim._frontends.gateway.observe import configure_logging
     from imageshim._frontends.gateway.runtime import Runtime
     from imageshim._frontends.gateway.server import run
@@ -67,6 +68,7 @@ def serve(
     if policy.public_url is not None:
         normalise_public_url(policy.public_url)  # a usage error before anything starts
     configure_logging(policy.log_format)
+    tune()  # large blocks go back to the system when freed (see .memory)
     runtime = Runtime()
     app = create_app(loaded, keys=keys, runtime=runtime)
     run(app, runtime, policy, host=host, port=port, drain_seconds=drain_seconds(loaded))

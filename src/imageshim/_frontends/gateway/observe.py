@@ -29,9 +29,10 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, Any, Literal
 
-from imageshim._core.errors import redact
+from imageshim._core.errors import redact, redact_exact
 from imageshim._frontends.gateway.record import AccessRecord
 
 __all__ = ["ACCESS_FIELDS", "access_logger", "configure_logging", "log_access"]
@@ -151,7 +152,7 @@ def _access_fields(record: AccessRecord) -> dict[str, Any]:
         "request_id": record.request_id,
     }
     return {
-        key: redact(value) if isinstance(value, str) else value
+        key: redact_exact(value) if isinstance(value, str) else value
         for key, value in values.items()
         if value is not None
     }
@@ -177,18 +178,29 @@ class _Formatter(logging.Formatter):
         self._json = fmt == "json"
 
     def format(self, record: logging.LogRecord) -> str:
+        # Access lines are the gateway's own fields (hashes, numbers, the model a client named): whole
+        # secrets are removed from them, cheaply; every other line is searched piece by piece, whose cost
+        # grows with the number of keys (it was two thirds of a request's logging with 16 client keys).
+        scrub = redact_exact if record.name == access_logger.name else redact
         message = record.getMessage()
         exc = self.formatException(record.exc_info) if record.exc_info else record.exc_text
         stack = self.formatStack(record.stack_info) if record.stack_info else None
         if self._json:
-            return self._json_line(record, message, exc, stack)
+            return self._json_line(record, message, exc, stack, scrub)
         line = f"{_timestamp(record)} {record.levelname} {record.name}: {message}"
         for extra in (exc, stack):
             if extra:
                 line += "\n" + extra
-        return redact(line)
+        return scrub(line)
 
-    def _json_line(self, record: logging.LogRecord, message: str, exc: str | None, stack: str | None) -> str:
+    def _json_line(
+        self,
+        record: logging.LogRecord,
+        message: str,
+        exc: str | None,
+        stack: str | None,
+        scrub: Callable[[str], str],
+    ) -> str:
         out: dict[str, Any] = {"ts": _timestamp(record), "level": record.levelname, "logger": record.name}
         out["message"] = message
         if record.name == access_logger.name:
@@ -200,11 +212,11 @@ class _Formatter(logging.Formatter):
             out["exc"] = exc
         if stack:
             out["stack"] = stack
-        out = {key: redact(value) if isinstance(value, str) else value for key, value in out.items()}
+        out = {key: scrub(value) if isinstance(value, str) else value for key, value in out.items()}
         line = json.dumps(out, ensure_ascii=False, default=str)
         # The values are redacted; the line is redacted again as written (a secret could only show up in it
         # through JSON escaping). Should that change the line, keep it only if it is still JSON.
-        redacted = redact(line)
+        redacted = scrub(line)
         if redacted != line:
             try:
                 json.loads(redacted)

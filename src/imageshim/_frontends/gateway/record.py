@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 
-__all__ = ["AccessRecord", "Generation", "client_hash"]
+__all__ = ["AccessRecord", "Generation", "client_hash", "hash_salt"]
 
 
-def client_hash(key: str | None) -> str:
+def client_hash(key: str | None, salt: bytes = b"") -> str:
     """A short, stable name for a client key in logs, metrics and store owners; never the key itself.
-    ``"anonymous"`` when the gateway runs without keys."""
+    ``"anonymous"`` when the gateway runs without keys. Keyed with ``salt`` (HMAC-SHA-256): ``/metrics``
+    shows these names, and an unsalted hash of a weak key could be checked against guesses offline."""
     if not key:
         return "anonymous"
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
+    return hmac.new(salt, key.encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def hash_salt(keys: list[str], configured: str | None = None) -> bytes:
+    """The salt of :func:`client_hash`: ``IMAGESHIM_CLIENT_HASH_SALT`` when set, else one derived from the
+    accepted keys (replicas with the same keys name clients alike; nobody without them can test guesses)."""
+    if configured:
+        return configured.encode()
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).digest()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -75,6 +75,22 @@ _REFUSAL_BODY = json.dumps(
         }
     }
 ).encode()
+#: request headers larger than this get a 431 and a closed connection (h11's own cap is 16 KiB)
+MAX_HEADER_BYTES = 64 << 10
+_TOO_LARGE_BODY = json.dumps(
+    {
+        "error": {
+            "message": f"The request headers are larger than {MAX_HEADER_BYTES} bytes.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "request_header_fields_too_large",
+        }
+    }
+).encode()
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+    b"x-should-retry: false\r\nconnection: close\r\ncontent-length: %d\r\n\r\n" % len(_TOO_LARGE_BODY)
+) + _TOO_LARGE_BODY
 
 
 def run(
@@ -237,6 +253,7 @@ class _Guarded(Protocol):
 
     limits: ClassVar[_Limits]
     header_timer: asyncio.TimerHandle | None
+    header_bytes: int
 
     @property
     def transport(self) -> asyncio.Transport: ...
@@ -275,11 +292,18 @@ def _made(conn: _Guarded, full: bool) -> None:
     transport.close()
 
 
-def _after_data(conn: _Guarded, before: _Cycle | None) -> None:
+def _after_data(conn: _Guarded, before: _Cycle | None, size: int) -> None:
     """After uvicorn's ``data_received``: a request began its headers (start the clock) or completed them
-    (stop it)."""
+    (stop it); headers that grow past :data:`MAX_HEADER_BYTES` get a 431 and the connection is closed
+    (httptools, unlike h11, buffers headers of any size)."""
     if conn.cycle is not before:
         _disarm(conn)  # complete headers: a new request cycle began
+    elif conn.header_timer is not None:
+        conn.header_bytes += size
+        if conn.header_bytes > MAX_HEADER_BYTES and not conn.transport.is_closing():
+            _disarm(conn)
+            conn.transport.write(_TOO_LARGE)
+            conn.transport.close()
     elif (
         conn.header_timer is None
         and (before is None or before.response_complete)
@@ -290,6 +314,7 @@ def _after_data(conn: _Guarded, before: _Cycle | None) -> None:
 
 def _arm(conn: _Guarded) -> None:
     _disarm(conn)
+    conn.header_bytes = 0
     conn.header_timer = conn.loop.call_later(conn.limits.header_timeout, _expire, conn, conn.cycle)
 
 
@@ -314,6 +339,7 @@ def _expire(conn: _Guarded, cycle: _Cycle | None) -> None:
 class _GuardedH11(H11Protocol):
     limits: ClassVar[_Limits]
     header_timer: asyncio.TimerHandle | None = None
+    header_bytes: int = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         full = len(self.connections) >= self.limits.max_connections
@@ -323,7 +349,7 @@ class _GuardedH11(H11Protocol):
     def data_received(self, data: bytes) -> None:
         before = self.cycle
         super().data_received(data)
-        _after_data(self, before)
+        _after_data(self, before, len(data))
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -350,6 +376,7 @@ if _HTTPTOOLS:
     class _GuardedHttpTools(HttpToolsProtocol):
         limits: ClassVar[_Limits]
         header_timer: asyncio.TimerHandle | None = None
+        header_bytes: int = 0
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             full = len(self.connections) >= self.limits.max_connections
@@ -359,7 +386,7 @@ if _HTTPTOOLS:
         def data_received(self, data: bytes) -> None:
             before = self.cycle
             super().data_received(data)
-            _after_data(self, before)
+            _after_data(self, before, len(data))
 
         def on_response_complete(self) -> None:
             super().on_response_complete()

@@ -1,6 +1,6 @@
 """Hosted images: where the gateway keeps the images it serves behind ``response_format="url"`` URLs.
 
-Two stores with one interface (:class:`ImageStore`), chosen by ``[gateway] store``:
+Three stores with one interface (:class:`ImageStore`), chosen by ``[gateway] store``:
 
 - :class:`MemoryStore` (default): bounded in bytes, in all and per client key. An image stays until its
   TTL; no client's images are evicted to make room for another's. When a key's share (or the whole
@@ -9,6 +9,12 @@ Two stores with one interface (:class:`ImageStore`), chosen by ``[gateway] store
   gateway then returns the already paid image inline, with a warning: never dropped).
 - :class:`FileStore` (:mod:`.store_file`): files under a directory, surviving restarts; expired files are
   swept.
+- :class:`~.store_s3.S3Store` (:mod:`.store_s3`): objects in an S3-compatible bucket, shared by the
+  gateway's replicas. When the bucket cannot be reached, ``put`` raises :class:`StoreFull` (the image is
+  returned inline) and ``open`` raises :class:`StoreUnavailable` (the gateway answers 503).
+
+:meth:`ImageStore.link` gives a stored image's URL: the gateway's own route for every store, or, for the
+S3 store with ``urls = "presigned"``, a presigned URL of the object store.
 
 Names are random and unguessable (``secrets.token_urlsafe(24)``: 32 URL-safe characters), with the
 extension of the media type; :func:`is_name` accepts nothing else, so a name from a URL (``../x``, an
@@ -42,7 +48,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from imageshim._core.media import MEDIA_EXTENSIONS
 
-__all__ = ["FileStore", "ImageStore", "MemoryStore", "StoreFull", "Stored", "is_name"]
+__all__ = ["FileStore", "ImageStore", "MemoryStore", "StoreFull", "StoreUnavailable", "Stored", "is_name"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +70,15 @@ class StoreFull(Exception):
         self.retry_after = retry_after
 
 
+class StoreUnavailable(Exception):
+    """The store cannot answer now (an object store that cannot be reached); asking again later may work.
+    The message names the failure's kind only (an error code or class name), never an address or a key."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class ImageStore(Protocol):
     ttl_seconds: float
 
@@ -76,7 +91,12 @@ class ImageStore(Protocol):
         :class:`StoreFull` when the owner's share or the store is full (nothing is evicted early)."""
 
     def open(self, name: str) -> tuple[Stored, bytes | Path] | None:
-        """The image's facts and its bytes (memory) or file (file store); None once expired or unknown."""
+        """The image's facts and its bytes (memory) or file (file store); None once expired or unknown.
+        :class:`StoreUnavailable` when the store cannot tell now."""
+
+    def link(self, stored: Stored, base_url: str) -> str:
+        """The URL a client fetches ``stored`` at: the gateway's hosted-image route under ``base_url``
+        (no trailing ``/``), or where the store serves it itself."""
 
     def sweep(self) -> int:
         """Drop expired images now; the number dropped."""
@@ -96,6 +116,11 @@ _NAME = re.compile(rf"[A-Za-z0-9_-]{{32}}\.(?:{_EXTENSIONS})")
 def is_name(name: object) -> bool:
     """Whether ``name`` has the exact form of a hosted image's name (``<32 URL-safe characters>.<ext>``)."""
     return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
+def gateway_link(stored: Stored, base_url: str) -> str:
+    """The URL of ``stored`` on the gateway's hosted-image route (``GET /v1/imageshim/images/{name}``)."""
+    return f"{base_url}/v1/imageshim/images/{stored.name}"
 
 
 def extension(media_type: str) -> str:
@@ -293,6 +318,9 @@ class MemoryStore:
             self._ledger.expire()
             entry = self._ledger.get(name)
         return None if entry is None else (entry.stored, entry.payload)
+
+    def link(self, stored: Stored, base_url: str) -> str:
+        return gateway_link(stored, base_url)
 
     def sweep(self) -> int:
         with self._lock:

@@ -40,7 +40,15 @@ from pathlib import Path
 from typing import Any
 
 from imageshim._core.media import MEDIA_EXTENSIONS
-from imageshim._frontends.gateway.store import Stored, StoreFull, _Entry, _Ledger, extension, is_name
+from imageshim._frontends.gateway.store import (
+    Stored,
+    StoreFull,
+    _Entry,
+    _Ledger,
+    extension,
+    gateway_link,
+    is_name,
+)
 
 __all__ = ["FileStore"]
 
@@ -125,6 +133,9 @@ class FileStore:
             entry = self._ledger.get(name)
         self._delete(dropped)
         return None if entry is None else (entry.stored, self.directory / name)
+
+    def link(self, stored: Stored, base_url: str) -> str:
+        return gateway_link(stored, base_url)
 
     def sweep(self) -> int:
         with self._lock:
