@@ -144,6 +144,7 @@ class Claim:
     ident: tuple[str, str, str]
     future: asyncio.Future[Reply | None]
     token: str = ""
+    fingerprint: str = ""
 
 
 Begin = Join | Conflict | Limited | Claim

@@ -44,6 +44,8 @@ from imageshim._frontends.gateway.record import Generation
 __all__ = ["RedisIntents", "StateUnavailable"]
 
 _PREFIX = "imageshim:"
+#: a finished generation's reply is stored this many times before giving up (Redis restarting)
+_SETTLE_TRIES = 4
 
 # KEYS: record, running set. ARGV: fingerprint, now (ms), retry, limit, claim, token, lease (ms),
 # window (ms), ttl (ms), keyed. Replies: {"join", token} {"replay", token} {"conflict"} {"limited"}
@@ -88,26 +90,39 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[7]) + tonumber(ARGV[9]))
 return {'claim', ARGV[6]}
 """
 
-# KEYS: record, running set. ARGV: token, lease until (ms), lease (ms). Renews a claim still ours.
+# KEYS: record, running set. ARGV: token, lease until (ms), lease (ms), fingerprint, ttl (ms). Renews a
+# claim still ours; re-creates it when Redis lost it (restarted empty), so that requests following it on
+# other replicas find it again instead of generating a second time.
 _RENEW = """
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'lease', ARGV[2])
+local owner = redis.call('HGET', KEYS[1], 'token')
+if owner == false then
+  redis.call('HSET', KEYS[1], 'fp', ARGV[4], 'state', 'running', 'token', ARGV[1], 'lease', ARGV[2],
+             'finished', '', 'replay_for', '', 'wait_for', '')
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[5]))
+elseif owner ~= ARGV[1] then
+  return 0
+else
+  redis.call('HSET', KEYS[1], 'lease', ARGV[2])
+end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]) * 2)
 return 1
 """
 
 # KEYS: record, running set, reply. ARGV: token, now (ms), replay_for, wait_for (ms or ''), ttl (ms),
-# reply bytes ('' to store none: an abandoned claim). Settles a claim still ours.
+# reply bytes ('' to store none: an abandoned claim), fingerprint. Settles a claim still ours (or lost
+# by Redis, restarted empty: the reply is stored anyway, for the requests following it elsewhere).
 _FINISH = """
 redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+local owner = redis.call('HGET', KEYS[1], 'token')
+if owner ~= false and owner ~= ARGV[1] then return 0 end
 if ARGV[6] == '' then
   redis.call('DEL', KEYS[1])
   return 1
 end
 redis.call('SET', KEYS[3], ARGV[6], 'PX', tonumber(ARGV[5]))
-redis.call('HSET', KEYS[1], 'state', 'done', 'finished', ARGV[2], 'replay_for', ARGV[3], 'wait_for', ARGV[4])
+redis.call('HSET', KEYS[1], 'fp', ARGV[7], 'token', ARGV[1], 'lease', '0', 'state', 'done', 'finished', ARGV[2],
+           'replay_for', ARGV[3], 'wait_for', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
 return 1
 """
@@ -168,8 +183,19 @@ class RedisIntents:
                     "[gateway] state = 'redis://...' needs redis-py: pip install 'imageshim[redis]'",
                     key="gateway.state",
                 ) from None
+            from redis.asyncio.retry import Retry
+            from redis.backoff import ExponentialBackoff
+            from redis.exceptions import ConnectionError as RedisConnectionError
+            from redis.exceptions import TimeoutError as RedisTimeoutError
+
             client = aioredis.from_url(
-                url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+                url,
+                socket_connect_timeout=2,
+                socket_timeout=5,
+                health_check_interval=30,
+                # a connection broken by a Redis restart is reconnected once, at once, not reported
+                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+                retry_on_error=[RedisConnectionError, RedisTimeoutError],
             )
         self._redis = client
         self.ttl = ttl
@@ -224,7 +250,7 @@ class RedisIntents:
         if kind == "claim":
             future: asyncio.Future[Reply | None] = asyncio.get_running_loop().create_future()
             self._local[found] = future
-            return Claim(scope, ident, future, token=found)
+            return Claim(scope, ident, future, token=found, fingerprint=body_id)
         local = self._local.get(found)
         if local is not None:
             return Join(local, "joined" if kind == "join" else "replayed")
@@ -239,7 +265,7 @@ class RedisIntents:
         started = self._wall()
 
         async def generate() -> None:
-            heart = asyncio.ensure_future(self._heartbeat(record, running, claim.token))
+            heart = asyncio.ensure_future(self._heartbeat(record, running, claim))
             try:
                 reply = await work
             finally:
@@ -249,7 +275,7 @@ class RedisIntents:
             self._typical = 0.8 * self._typical + 0.2 * (self._wall() - started)
             if not claim.future.done():
                 claim.future.set_result(reply)  # the requests on this replica have their answer now
-            await self._settle(record, running, claim.token, reply)
+            await self._settle(record, running, claim, reply)
             self._local.pop(claim.token, None)
 
         self._spawn(generate())
@@ -262,40 +288,44 @@ class RedisIntents:
         record, running = _names(claim.ident)
         try:
             await self._finish(
-                keys=[record, running, f"{_PREFIX}r:{claim.token}"], args=self._settling(claim.token, None)
+                keys=[record, running, f"{_PREFIX}r:{claim.token}"], args=self._settling(claim, None)
             )
         except Exception as exc:
             logger.error(
                 "imageshim gateway: could not release a claim in the shared state (%s)", type(exc).__name__
             )
 
-    def _settling(self, token: str, reply: Reply | None) -> list[Any]:
-        now = self._now_ms()
+    def _settling(self, claim: Claim, reply: Reply | None) -> list[Any]:
+        now, ttl = self._now_ms(), _ms(self.ttl)
         if reply is None:
-            return [token, now, "", "", _ms(self.ttl), ""]
-        return [token, now, _ms(reply.replay_for), _ms(reply.wait_for), _ms(self.ttl), encode_reply(reply)]
+            return [claim.token, now, "", "", ttl, "", claim.fingerprint]
+        encoded = encode_reply(reply)
+        return [claim.token, now, _ms(reply.replay_for), _ms(reply.wait_for), ttl, encoded, claim.fingerprint]
 
-    async def _settle(self, record: str, running: str, token: str, reply: Reply) -> None:
-        try:
-            await self._finish(
-                keys=[record, running, f"{_PREFIX}r:{token}"], args=self._settling(token, reply)
-            )
-        except Exception as exc:
-            # the requests on this replica got the reply; a retry elsewhere will find the lease expired
-            logger.error(
-                "imageshim gateway: a finished generation could not be stored in the shared state (%s); "
-                "requests waiting on other replicas will not find it",
-                type(exc).__name__,
-            )
+    async def _settle(self, record: str, running: str, claim: Claim, reply: Reply) -> None:
+        keys, args = [record, running, f"{_PREFIX}r:{claim.token}"], self._settling(claim, reply)
+        for attempt in range(_SETTLE_TRIES):
+            try:
+                await self._finish(keys=keys, args=args)
+                return
+            except Exception as exc:
+                if attempt + 1 < _SETTLE_TRIES:
+                    await asyncio.sleep(0.25 * (attempt + 1))
+                    continue
+                # the requests on this replica got the reply; a retry elsewhere will find the lease expired
+                logger.error(
+                    "imageshim gateway: a finished generation could not be stored in the shared state (%s); "
+                    "requests waiting on other replicas will not find it",
+                    type(exc).__name__,
+                )
 
-    async def _heartbeat(self, record: str, running: str, token: str) -> None:
+    async def _heartbeat(self, record: str, running: str, claim: Claim) -> None:
         while True:
             await asyncio.sleep(self.lease / 3)
+            until = self._now_ms() + int(self.lease * 1000)
+            args = [claim.token, until, _ms(self.lease), claim.fingerprint, _ms(self.ttl)]
             try:
-                await self._renew(
-                    keys=[record, running],
-                    args=[token, self._now_ms() + int(self.lease * 1000), _ms(self.lease)],
-                )
+                await self._renew(keys=[record, running], args=args)
             except Exception as exc:
                 logger.warning("imageshim gateway: could not renew a claim's lease (%s)", type(exc).__name__)
 
@@ -304,21 +334,33 @@ class RedisIntents:
         """Poll the intent until its claim (``token``) is done (its reply) or gone (None)."""
 
         async def poll() -> Reply | None:
-            delay = 0.1
+            # Gone for a whole lease (or Redis unreachable that long): its owner would have renewed (and
+            # re-created) it meanwhile, so it went away. A shorter gap is Redis restarting empty.
+            delay, trouble_since = 0.1, None
             while True:
                 try:
                     state, owner, lease = await self._redis.hmget(record, "state", "token", "lease")
-                    if owner is None or owner.decode() != token:
-                        return None  # replaced or expired: its owner went away
-                    if state == b"done":
-                        data = await self._redis.get(f"{_PREFIX}r:{token}")
-                        return None if data is None else decode_reply(data)
-                    if lease is not None and int(lease) <= self._now_ms():
-                        return None  # the owner stopped renewing: it died
                 except Exception as exc:
                     logger.warning(
                         "imageshim gateway: polling the shared state failed (%s)", type(exc).__name__
                     )
+                    state = owner = lease = None
+                if owner is not None and owner.decode() != token:
+                    return None  # claimed anew: its owner went away
+                if state == b"done":
+                    try:
+                        data = await self._redis.get(f"{_PREFIX}r:{token}")
+                    except Exception:
+                        data = None
+                    return None if data is None else decode_reply(data)
+                if lease is not None and int(lease) <= self._now_ms():
+                    return None  # the owner stopped renewing: it died
+                if owner is None:
+                    trouble_since = trouble_since or self._wall()
+                    if self._wall() - trouble_since >= self.lease:
+                        return None
+                else:
+                    trouble_since = None
                 await asyncio.sleep(delay)
                 delay = min(1.0, delay * 1.5)
 
