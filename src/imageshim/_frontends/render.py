@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from imageshim._core.errors import APIError, redact
@@ -75,8 +76,46 @@ def build(plan: Plan, outcome: Outcome, mapping: MappingPolicy) -> ImagesRespons
     )
 
 
-def json_body(response: ImagesResponse) -> bytes:
-    return json.dumps(response.to_openai_dict()).encode()
+#: base64 strings this long are written into the body piece by piece rather than through json.dumps
+_LARGE = 1 << 16
+_MARK = "\x00imageshim-b64\x00"
+
+
+def json_body(response: ImagesResponse, *, consume: bool = False) -> bytes:
+    """The JSON reply (bytes), as ``json.dumps(response.to_openai_dict()).encode()`` makes it.
+
+    Large ``b64_json`` strings are not passed through ``json.dumps`` (a copy of the whole reply as text,
+    then another as bytes): base64 needs no escaping, so each is encoded into the body on its own.
+    ``consume``: the response is not used afterwards (a wire reply): each image's base64 is released as
+    soon as it is in the body, so the reply is not held twice at its peak.
+    """
+    body = response.to_openai_dict()
+    pulled: list[str | None] = []
+    for item in body.get("data", []):
+        value = item.get("b64_json")
+        if isinstance(value, str) and len(value) >= _LARGE:
+            pulled.append(value)
+            item["b64_json"] = _MARK
+    if not pulled:
+        return json.dumps(body).encode()
+    del item, value  # the loop's names would keep the last image alive
+    pieces = json.dumps(body).encode().split(json.dumps(_MARK).encode())
+    del body
+    if consume:
+        for image in response.data:
+            image.b64_json = None
+            image.keep_bytes(None, image.media_type)
+
+    def chunks() -> Iterator[bytes]:
+        for index, piece in enumerate(pieces[:-1]):
+            yield piece + b'"'
+            value, pulled[index] = pulled[index], None  # the last reference, when consumed
+            yield (value or "").encode("ascii")
+            del value
+            yield b'"'
+        yield pieces[-1]
+
+    return b"".join(chunks())
 
 
 def sse_body(response: ImagesResponse, event_type: str = "image_generation.completed") -> bytes:

@@ -318,7 +318,8 @@ class WireHandler:
             event = "image_edit.completed" if plan.edit is not None else "image_generation.completed"
             return WireResponse(200, headers, sse_body(response, event))
         headers["content-type"] = "application/json"
-        return WireResponse(200, headers, json_body(response))
+        # the response is not used after its reply is made: its images are released as they are written
+        return WireResponse(200, headers, json_body(response, consume=True))
 
     # ----- entry points --------------------------------------------------------------------------------
     def _prepare(

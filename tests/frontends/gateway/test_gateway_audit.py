@@ -235,12 +235,6 @@ def test_request_headers_are_bounded_in_size(provider: FaultServer, tmp_path: Pa
 # =========================================================================================================
 # 4. A clean SIGTERM drops a paid image that its client has not received yet
 # =========================================================================================================
-@pytest.mark.xfail(
-    strict=True,
-    reason="stored replies (Intents) live only in the process: after a clean SIGTERM (nothing in flight) "
-    "the image a client timed out on is gone, even with store = 'file', and the SDK's retry after the "
-    "restart pays for it again; the README names only a request cut after the drain time",
-)
 def test_a_restart_keeps_the_reply_a_client_has_not_received(provider: FaultServer, tmp_path: Path) -> None:
     provider.script.append(delayed(1.5))
     config = openai_config(

@@ -252,3 +252,39 @@ def test_a_draining_gateway_joins_but_claims_nothing() -> None:
         gate.set()
 
     _run(main())
+
+
+def test_saved_replies_outlive_a_restart_within_their_ttl(tmp_path: Any) -> None:
+    path = tmp_path / "replies"
+
+    async def before() -> None:
+        clock = Clock()
+        intents, gate = Intents(ttl=100, window=10, now=clock), asyncio.Event()
+        gate.set()
+        await _start(intents, "a", "one", None, _work(gate, [], b"first"))
+        await _start(intents, "a", "two", "key", _work(gate, [], b"second"))
+        clock.t += 5
+        assert intents.save(path, wall=10_000.0) == 2
+
+    async def after(wall: float) -> Intents:
+        intents = Intents(ttl=100, window=10, now=Clock())
+        intents.load(path, wall=wall)
+        return intents
+
+    async def main() -> None:
+        await before()
+        later = await after(10_050.0)  # 55 s after they finished: past the window, within the TTL
+        assert not path.exists()
+        retried = later.lookup("a", "one", None, retry=True)
+        assert isinstance(retried, Join)
+        assert (await retried.future).body == b"first"
+        assert later.lookup("a", "one", None, retry=False) is None  # a plain repeat: past the window
+        keyed = later.lookup("a", "two", "key", retry=False)
+        assert isinstance(keyed, Join)
+        assert (await keyed.future).body == b"second"
+        assert isinstance(later.lookup("a", "other", "key", retry=False), Conflict)
+        await before()
+        expired = await after(10_200.0)  # past the TTL: nothing comes back
+        assert expired.lookup("a", "one", None, retry=True) is None
+
+    _run(main())

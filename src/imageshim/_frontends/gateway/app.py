@@ -32,7 +32,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-from imageshim._core.config import Config, ConfigSource, load_config
+from imageshim._core.config import Config, ConfigSource, GatewayPolicy, load_config
 from imageshim._core.errors import register_secret
 from imageshim._core.media import SVG_MEDIA_TYPE, is_svg, sniff
 from imageshim._core.warnings import logger
@@ -41,10 +41,10 @@ from imageshim._frontends.gateway.addresses import gateway_keys, is_loopback, no
 from imageshim._frontends.gateway.build import hosting_config, make_intents, make_store
 from imageshim._frontends.gateway.headers import EXPOSED
 from imageshim._frontends.gateway.images import Answer, Images
-from imageshim._frontends.gateway.intent import IntentState
+from imageshim._frontends.gateway.intent import Intents, IntentState
 from imageshim._frontends.gateway.record import AccessRecord, client_hash, hash_salt
 from imageshim._frontends.gateway.runtime import Runtime
-from imageshim._frontends.gateway.store import ImageStore, MemoryStore, Stored, StoreUnavailable
+from imageshim._frontends.gateway.store import FileStore, ImageStore, MemoryStore, Stored, StoreUnavailable
 from imageshim._frontends.wire import WireHandler, WireResponse, error_response
 
 __all__ = ["create_app", "gateway_keys", "is_loopback", "make_intents", "make_store", "normalise_public_url"]
@@ -315,12 +315,24 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
+        # With a file store and no shared state, the replies kept for retries outlive a restart too (a
+        # client that timed out before a redeploy gets its image from the next process, not a new one).
+        kept = _replies_file(images_store, policy) if isinstance(intents, Intents) else None
+        if kept is not None and isinstance(intents, Intents):
+            loaded = intents.load(kept, time.time())
+            if loaded:
+                logger.info("imageshim gateway: %d stored replies kept from before the restart", loaded)
         sweeper = asyncio.ensure_future(_sweep(images_store, intents))
         try:
             yield
         finally:
             sweeper.cancel()
             await engine.aclose()  # graceful shutdown: close provider connections
+            if kept is not None and isinstance(intents, Intents):
+                try:
+                    intents.save(kept, time.time())
+                except OSError as exc:
+                    logger.error("imageshim gateway: the stored replies could not be kept (%s)", exc)
             await intents.close()
             images_store.close()
 
@@ -330,6 +342,14 @@ def create_app(
     app.state.intents = intents
     app.state.store = images_store
     return app
+
+
+def _replies_file(store: ImageStore, policy: GatewayPolicy) -> Path | None:
+    """Where a file store's gateway keeps its stored replies across a restart (beside the images)."""
+    if not isinstance(store, FileStore):
+        return None
+    directory = Path(policy.store_dir)
+    return directory.parent / f"{directory.name}.replies"
 
 
 async def _sweep(store: ImageStore, intents: IntentState, every: float = 60.0) -> None:

@@ -32,8 +32,11 @@ import asyncio
 import collections
 import dataclasses
 import hashlib
+import json
+import os
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from imageshim._frontends.gateway.record import Generation
@@ -112,6 +115,33 @@ class Reply:
     replay_for: float | None = None
     #: a failure's Retry-After: after it, even an Idempotency-Key's repeat is a new attempt
     wait_for: float | None = None
+
+
+def encode_reply(reply: Reply) -> bytes:
+    head = {
+        "status": reply.status,
+        "headers": reply.headers,
+        "generation": None if reply.generation is None else dataclasses.asdict(reply.generation),
+        "replay_for": reply.replay_for,
+        "wait_for": reply.wait_for,
+    }
+    return json.dumps(head).encode() + b"\n" + reply.body
+
+
+def decode_reply(data: bytes) -> Reply:
+    head, _, body = data.partition(b"\n")
+    fields = json.loads(head)
+    generation = fields.get("generation")
+    if generation is not None:
+        generation["warnings"] = tuple(generation.get("warnings", ()))
+    return Reply(
+        int(fields["status"]),
+        dict(fields["headers"]),
+        body,
+        None if generation is None else Generation(**generation),
+        replay_for=fields.get("replay_for"),
+        wait_for=fields.get("wait_for"),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,6 +321,55 @@ class Intents:
         if self._records.get(claim.ident) is not None and self._records[claim.ident].future is claim.future:
             self._drop(claim.ident)
         self._release(claim.scope)
+
+    def save(self, path: Path, wall: float) -> int:
+        """Write the finished replies still within their TTL to ``path`` (atomically), for :meth:`load`
+        after a restart: a client that timed out before a redeploy gets its image when it retries after.
+        ``wall``: Unix seconds now (ages cross the restart by the wall clock). The number written."""
+        now, count = self._now(), 0
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as out:
+            for ident, record in self._records.items():
+                reply = _reply(record.future)
+                if reply is None or record.finished_at is None or now - record.finished_at >= self.ttl:
+                    continue
+                data = encode_reply(reply)
+                head = {
+                    "ident": ident,
+                    "fp": record.fingerprint,
+                    "finished": wall - (now - record.finished_at),
+                }
+                out.write(json.dumps({**head, "size": len(data)}).encode() + b"\n" + data)
+                count += 1
+        os.replace(tmp, path)
+        return count
+
+    def load(self, path: Path, wall: float) -> int:
+        """Read what :meth:`save` wrote (then delete it); records past their TTL are left out. The number read."""
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return 0
+        loop, now, count, at = asyncio.get_running_loop(), self._now(), 0, 0
+        try:
+            while at < len(raw):
+                end = raw.index(b"\n", at)
+                head = json.loads(raw[at:end])
+                at = end + 1 + int(head["size"])
+                age = wall - float(head["finished"])
+                if not 0 <= age < self.ttl:
+                    continue
+                future: asyncio.Future[Reply | None] = loop.create_future()
+                reply = decode_reply(raw[end + 1 : at])
+                future.set_result(reply)
+                ident = tuple(head["ident"])
+                self._records[ident] = _Record(head["fp"], future, now - age, now - age, len(reply.body))
+                self._bytes += len(reply.body)
+                count += 1
+        except (ValueError, KeyError, TypeError):  # a file cut short: what was read is kept
+            pass
+        path.unlink(missing_ok=True)
+        return count
 
     def sweep(self) -> None:
         """Drop what has expired now (an idle gateway has no request to do it)."""

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import secrets
 import sys
 import time
@@ -38,8 +36,16 @@ from typing import Any
 from imageshim._core.errors import ConfigurationError
 from imageshim._core.warnings import logger
 from imageshim._frontends.gateway.images import StateUnavailable
-from imageshim._frontends.gateway.intent import Begin, Claim, Conflict, Join, Limited, Reply
-from imageshim._frontends.gateway.record import Generation
+from imageshim._frontends.gateway.intent import (
+    Begin,
+    Claim,
+    Conflict,
+    Join,
+    Limited,
+    Reply,
+    decode_reply,
+    encode_reply,
+)
 
 __all__ = ["RedisIntents", "StateUnavailable"]
 
@@ -135,33 +141,6 @@ def _names(ident: tuple[str, str, str]) -> tuple[str, str]:
 
 def _ms(seconds: float | None) -> str:
     return "" if seconds is None else str(int(seconds * 1000))
-
-
-def encode_reply(reply: Reply) -> bytes:
-    head = {
-        "status": reply.status,
-        "headers": reply.headers,
-        "generation": None if reply.generation is None else dataclasses.asdict(reply.generation),
-        "replay_for": reply.replay_for,
-        "wait_for": reply.wait_for,
-    }
-    return json.dumps(head).encode() + b"\n" + reply.body
-
-
-def decode_reply(data: bytes) -> Reply:
-    head, _, body = data.partition(b"\n")
-    fields = json.loads(head)
-    generation = fields.get("generation")
-    if generation is not None:
-        generation["warnings"] = tuple(generation.get("warnings", ()))
-    return Reply(
-        int(fields["status"]),
-        dict(fields["headers"]),
-        body,
-        None if generation is None else Generation(**generation),
-        replay_for=fields.get("replay_for"),
-        wait_for=fields.get("wait_for"),
-    )
 
 
 class RedisIntents:
