@@ -47,7 +47,7 @@ import sys
 import threading
 import time
 from types import FrameType
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -55,6 +55,11 @@ from uvicorn.server import ServerState
 
 from imageshim._core.config import GatewayPolicy
 from imageshim._frontends.gateway.runtime import Runtime
+
+if TYPE_CHECKING:  # the guard mixin calls what both protocol classes have (typed as h11's)
+    _ProtocolBase = H11Protocol
+else:
+    _ProtocolBase = object
 
 __all__ = ["run"]
 
@@ -336,7 +341,9 @@ def _expire(conn: _Guarded, cycle: _Cycle | None) -> None:
             transport.close()
 
 
-class _GuardedH11(H11Protocol):
+class _Guard(_ProtocolBase):
+    """The guards, on top of either of uvicorn's HTTP protocol classes (a mixin: see ``_GuardedH11``)."""
+
     limits: ClassVar[_Limits]
     header_timer: asyncio.TimerHandle | None = None
     header_bytes: int = 0
@@ -360,6 +367,10 @@ class _GuardedH11(H11Protocol):
         super().connection_lost(exc)
 
 
+class _GuardedH11(_Guard, H11Protocol):
+    pass
+
+
 def _httptools_available() -> bool:
     try:  # what uvicorn's http="auto" asks (uvicorn/protocols/http/auto.py)
         importlib.import_module("httptools")
@@ -373,28 +384,9 @@ _HTTPTOOLS = _httptools_available()
 if _HTTPTOOLS:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class _GuardedHttpTools(HttpToolsProtocol):
-        limits: ClassVar[_Limits]
-        header_timer: asyncio.TimerHandle | None = None
-        header_bytes: int = 0
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            full = len(self.connections) >= self.limits.max_connections
-            super().connection_made(transport)
-            _made(self, full)
-
-        def data_received(self, data: bytes) -> None:
-            before = self.cycle
-            super().data_received(data)
-            _after_data(self, before, len(data))
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            _disarm(self)  # uvicorn's keep-alive timer takes over until the next byte
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            _disarm(self)
-            super().connection_lost(exc)
+    # mypy compares the two classes' own attribute types, which the mixin never touches
+    class _GuardedHttpTools(_Guard, HttpToolsProtocol):  # type: ignore[misc]
+        pass
 
 
 def _protocol_class(

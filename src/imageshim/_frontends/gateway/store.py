@@ -272,7 +272,37 @@ class _Ledger(Generic[_P]):
             self._owner_bytes.pop(owner, None)
 
 
-class MemoryStore:
+class _LedgerStore(Generic[_P]):
+    """What every store shares: the TTL, the clocks, the ledger of this process's images, and ``room``."""
+
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float,
+        max_bytes: int,
+        max_bytes_per_key: int,
+        now: Callable[[], float],
+        wall: Callable[[], float],
+    ) -> None:
+        if not ttl_seconds > 0:
+            raise ValueError("ttl_seconds must be positive")
+        self.ttl_seconds = ttl_seconds
+        self._wall = wall
+        self._ledger: _Ledger[_P] = _Ledger(max_bytes=max_bytes, max_bytes_per_key=max_bytes_per_key, now=now)
+        self._lock = threading.Lock()
+
+    def room(self, owner: str, images: int = 1) -> float | None:
+        with self._lock:
+            dropped = self._ledger.expire()
+            full = self._ledger.wait(owner, self._ledger.need(owner, images), self.ttl_seconds)
+        self._dropped(dropped)
+        return None if full is None else full[0]
+
+    def _dropped(self, entries: list[_Entry[_P]]) -> None:
+        """What a store does with images that expired (a file store deletes their files)."""
+
+
+class MemoryStore(_LedgerStore[bytes]):
     """Images in memory until their TTL (see the module docstring). Thread-safe."""
 
     def __init__(
@@ -284,20 +314,13 @@ class MemoryStore:
         now: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        if not ttl_seconds > 0:
-            raise ValueError("ttl_seconds must be positive")
-        self.ttl_seconds = ttl_seconds
-        self._wall = wall
-        self._ledger: _Ledger[bytes] = _Ledger(
-            max_bytes=max_bytes, max_bytes_per_key=max_bytes_per_key, now=now
+        super().__init__(
+            ttl_seconds=ttl_seconds,
+            max_bytes=max_bytes,
+            max_bytes_per_key=max_bytes_per_key,
+            now=now,
+            wall=wall,
         )
-        self._lock = threading.Lock()
-
-    def room(self, owner: str, images: int = 1) -> float | None:
-        with self._lock:
-            self._ledger.expire()
-            full = self._ledger.wait(owner, self._ledger.need(owner, images), self.ttl_seconds)
-        return None if full is None else full[0]
 
     def put(self, owner: str, data: bytes, media_type: str) -> Stored:
         ttl = self.ttl_seconds

@@ -33,7 +33,6 @@ import math
 import os
 import stat
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -44,7 +43,7 @@ from imageshim._frontends.gateway.store import (
     Stored,
     StoreFull,
     _Entry,
-    _Ledger,
+    _LedgerStore,
     extension,
     gateway_link,
     is_name,
@@ -59,7 +58,7 @@ _SIDECAR = ".json"
 _WRITE_RETRY_AFTER = 60.0
 
 
-class FileStore:
+class FileStore(_LedgerStore[None]):
     """Images as files under ``directory`` until their TTL (see the module docstring). Thread-safe."""
 
     def __init__(
@@ -72,26 +71,21 @@ class FileStore:
         now: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        if not ttl_seconds > 0:
-            raise ValueError("ttl_seconds must be positive")
-        self.ttl_seconds = ttl_seconds
-        self._wall = wall
-        self._ledger: _Ledger[None] = _Ledger(
-            max_bytes=max_bytes, max_bytes_per_key=max_bytes_per_key, now=now
+        super().__init__(
+            ttl_seconds=ttl_seconds,
+            max_bytes=max_bytes,
+            max_bytes_per_key=max_bytes_per_key,
+            now=now,
+            wall=wall,
         )
-        self._lock = threading.Lock()
         Path(directory).mkdir(mode=0o700, parents=True, exist_ok=True)
         self.directory = Path(directory).resolve()
         self._load()
 
     # -- the interface
 
-    def room(self, owner: str, images: int = 1) -> float | None:
-        with self._lock:
-            dropped = self._ledger.expire()
-            full = self._ledger.wait(owner, self._ledger.need(owner, images), self.ttl_seconds)
-        self._delete(dropped)
-        return None if full is None else full[0]
+    def _dropped(self, entries: list[_Entry[None]]) -> None:
+        self._delete(entries)
 
     def put(self, owner: str, data: bytes, media_type: str) -> Stored:
         ttl = self.ttl_seconds

@@ -63,7 +63,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -75,7 +74,7 @@ from imageshim._frontends.gateway.store import (
     StoreFull,
     StoreUnavailable,
     _Entry,
-    _Ledger,
+    _LedgerStore,
     gateway_link,
     is_name,
 )
@@ -95,7 +94,7 @@ _CODE = re.compile(r"[A-Za-z0-9._-]{1,64}")  # what an error code looks like; an
 _NOT_FOUND = ("NoSuchKey", "NotFound", "404")
 
 
-class S3Store:
+class S3Store(_LedgerStore[None]):
     """Images as objects in an S3-compatible bucket until their TTL (see the module docstring).
     Thread-safe. ``client``: a boto3 S3 client to use instead of making one (tests)."""
 
@@ -114,12 +113,17 @@ class S3Store:
         wall: Callable[[], float] = time.time,
         client: Any = None,
     ) -> None:
-        if not ttl_seconds > 0:
-            raise ValueError("ttl_seconds must be positive")
         if presigned and ttl_seconds > _MAX_PRESIGN_SECONDS:
             raise ValueError("presigned URLs live at most 7 days: ttl_seconds must be at most 604800")
         if not bucket:
             raise ValueError("bucket must be named")
+        super().__init__(
+            ttl_seconds=ttl_seconds,
+            max_bytes=max_bytes,
+            max_bytes_per_key=max_bytes_per_key,
+            now=now,
+            wall=wall,
+        )
         try:
             import boto3  # type: ignore[import-untyped,unused-ignore]
             from botocore.config import Config  # type: ignore[import-untyped,unused-ignore]
@@ -131,24 +135,12 @@ class S3Store:
         #: every failure of a call: BotoCoreError (connection, timeout, credentials) and ClientError (an
         #: error reply)
         self._errors: tuple[type[BaseException], ...] = (BotoCoreError, ClientError)
-        self.ttl_seconds = ttl_seconds
         self.bucket = bucket
         self.prefix = prefix
         self.presigned = presigned
-        self._wall = wall
         self._client = client if client is not None else _client(boto3, Config, endpoint, region)
-        self._ledger: _Ledger[None] = _Ledger(
-            max_bytes=max_bytes, max_bytes_per_key=max_bytes_per_key, now=now
-        )
-        self._lock = threading.Lock()
 
     # -- the interface
-
-    def room(self, owner: str, images: int = 1) -> float | None:
-        with self._lock:
-            self._ledger.expire()
-            full = self._ledger.wait(owner, self._ledger.need(owner, images), self.ttl_seconds)
-        return None if full is None else full[0]
 
     def put(self, owner: str, data: bytes, media_type: str) -> Stored:
         ttl = self.ttl_seconds
