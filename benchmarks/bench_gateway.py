@@ -15,6 +15,14 @@ keep-alive, answering ``POST /v1/images/generations`` with ``n`` PNGs as ``b64_j
    gateway key (per-key caps and store budgets apply to one request each). The gateway's resident size
    (Linux /proc: VmRSS, and VmHWM reset before the burst) before, at peak, after the burst and after idle
    waits; the peak increase per in-flight request against its payload (the image bytes it carries).
+3. Replicas: two ``imageshim serve`` processes sharing a real ``redis-server`` (``[gateway] state``) and
+   moto's S3-compatible server (``store = "s3"``), the clients split round-robin between them, against one
+   with the embedded stores (the memory store, no state), and straight to the provider (the baseline for
+   the added time), with the same load generator, ``response_format`` url (every image is stored: S3 vs
+   memory) and unique prompts, the three arms alternating round by round: at 100 clients (quick: 50) and
+   at 10 (the time the shared stores add to a request, with little queueing). Skipped, with the reason
+   printed, without ``redis-server`` on the PATH or without moto's server (``moto[server]``), boto3 or
+   redis-py in this environment.
 
 Targets (from the issue; printed beside the measures, not asserted): added p99 <= 25 ms at 100 clients;
 peak memory per in-flight request <= 2x its payload; back to near the idle size after a burst.
@@ -22,15 +30,19 @@ peak memory per in-flight request <= 2x its payload; back to near the idle size 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import itertools
 import json
+import logging
 import os
 import random
+import shutil
 import socket
 import struct
 import subprocess
@@ -38,11 +50,11 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _common import parse, table
+from _common import table
 
 # Gateway keys: the latency clients share the first (the gateway's per-key cap on requests in flight is
 # turned off where it has one); the memory burst gives each request its own (per-key store budgets).
@@ -144,14 +156,17 @@ class Provider:
 
 
 @contextlib.contextmanager
-def provider_process(latency: float, image_bytes: int) -> Iterator[Provider]:
-    args = [sys.executable, __file__, "--provider", str(latency), str(image_bytes)]
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def child_process(
+    what: str, args: list[str], env: Mapping[str, str] | None = None
+) -> Iterator[tuple[int, str]]:
+    """This file run with ``args`` in a child process (``what`` it is, for errors): yields its pid and the
+    first line it prints; the child serves until its stdin closes."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert proc.stdout is not None
-        line = _readline(proc.stdout.fileno(), START_TIMEOUT)
-        port, size, digest = line.split()
-        yield Provider(f"http://127.0.0.1:{port}/v1", int(port), int(size), digest)
+        yield proc.pid, _readline(proc.stdout.fileno(), START_TIMEOUT, what)
     finally:
         with contextlib.suppress(OSError):
             assert proc.stdin is not None
@@ -159,7 +174,14 @@ def provider_process(latency: float, image_bytes: int) -> Iterator[Provider]:
         _stop(proc)
 
 
-def _readline(fd: int, timeout: float) -> str:
+@contextlib.contextmanager
+def provider_process(latency: float, image_bytes: int) -> Iterator[Provider]:
+    with child_process("the provider process", ["--provider", str(latency), str(image_bytes)]) as (_, line):
+        port, size, digest = line.split()
+        yield Provider(f"http://127.0.0.1:{port}/v1", int(port), int(size), digest)
+
+
+def _readline(fd: int, timeout: float, what: str) -> str:
     """A line from a child's stdout, within ``timeout`` seconds."""
     import selectors
 
@@ -170,10 +192,10 @@ def _readline(fd: int, timeout: float) -> str:
         while b"\n" not in data:
             left = deadline - time.monotonic()
             if left <= 0 or not selector.select(left):
-                raise RuntimeError("the provider process did not start")
+                raise RuntimeError(f"{what} did not start")
             chunk = os.read(fd, 4096)
             if not chunk:
-                raise RuntimeError("the provider process exited")
+                raise RuntimeError(f"{what} exited")
             data += chunk
     return data.decode()
 
@@ -214,35 +236,62 @@ def serve_flags() -> str:
 def gateway_process(tmp: str, provider_url: str, name: str, keys: list[str]) -> Iterator[Gateway]:
     """``imageshim serve`` on a free port, routing gpt-image-2 to ``openai:gpt-image-2`` at the provider,
     accepting ``keys`` (each registered key is a secret the gateway redacts from what it logs)."""
-    config = Path(tmp, f"{name}.toml")
-    config.write_text(
-        f'[routes]\n"gpt-image-2" = ["openai:gpt-image-2"]\n\n'
-        f"[providers.openai]\nbase_url = {json.dumps(provider_url)}\n"
-    )
-    port, log = _free_port(), Path(tmp, f"{name}.log")
-    env = {
-        **os.environ,
-        "OPENAI_API_KEY": "sk-bench-dummy-0000",
-        "IMAGESHIM_GATEWAY_KEYS": ",".join(keys),
-    }
-    command = [sys.executable, "-m", "imageshim", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--config", str(config)]
-    if "--max-concurrency-per-key" in serve_flags():
-        command += ["--max-concurrency-per-key", "0"]  # no cap: all the latency clients use one key
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink)
+    with gateway_processes(tmp, provider_url, keys, {name: {}}) as (gateway,):
+        yield gateway
+
+
+@contextlib.contextmanager
+def gateway_processes(
+    tmp: str,
+    provider_url: str,
+    keys: list[str],
+    tables: Mapping[str, Mapping[str, str | float]],
+    env: Mapping[str, str] | None = None,
+) -> Iterator[list[Gateway]]:
+    """``imageshim serve`` processes started together, one per entry of ``tables`` (its name: its
+    ``[gateway]`` table), each on a free port, as :func:`gateway_process`; ``env``: their environment
+    (default this process's); all stopped together at the end."""
+    started: list[tuple[subprocess.Popen[bytes], int, Path]] = []
     try:
+        for name, table in tables.items():
+            config = Path(tmp, f"{name}.toml")
+            gateway = "".join(f"{key} = {json.dumps(value)}\n" for key, value in table.items())
+            config.write_text(
+                f'[routes]\n"gpt-image-2" = ["openai:gpt-image-2"]\n\n'
+                f"[providers.openai]\nbase_url = {json.dumps(provider_url)}\n"
+                + (f"\n[gateway]\n{gateway}" if gateway else "")
+            )
+            port, log = _free_port(), Path(tmp, f"{name}.log")
+            variables = {
+                **(os.environ if env is None else env),
+                "OPENAI_API_KEY": "sk-bench-dummy-0000",
+                "IMAGESHIM_GATEWAY_KEYS": ",".join(keys),
+            }
+            command = [sys.executable, "-m", "imageshim", "serve", "--host", "127.0.0.1", "--port", str(port)]
+            command += ["--config", str(config)]
+            if "--max-concurrency-per-key" in serve_flags():
+                command += ["--max-concurrency-per-key", "0"]  # no cap: all the latency clients use one key
+            with log.open("wb") as sink:
+                proc = subprocess.Popen(
+                    command, env=variables, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink
+                )
+            started.append((proc, port, log))
         deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"`imageshim serve` did not start:\n{tail}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            time.sleep(0.05)
-        yield Gateway(proc.pid, port, log)
+        for proc, port, log in started:
+            while True:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = log.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"`imageshim serve` did not start:\n{tail}")
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+                time.sleep(0.05)
+        yield [Gateway(proc.pid, port, log) for proc, port, log in started]
     finally:
-        _stop(proc)
+        for proc, _, _ in started:  # all told to stop first: their drains overlap
+            if proc.poll() is None:
+                proc.terminate()
+        for proc, _, _ in started:
+            _stop(proc)
 
 
 def memory(pid: int) -> tuple[int, int]:
@@ -329,13 +378,20 @@ def percentile(values: list[float], q: float) -> float:
 
 @dataclass
 class Arm:
-    port: int
+    ports: list[int]  # the clients split round-robin between these servers
+    watch: dict[str, list[int]] = field(default_factory=dict)  # processes whose CPU is counted, by role
+    fields: dict[str, object] = field(default_factory=dict)  # in every request body, besides the prompt
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
     requests: int = 0
     errors: list[str] = field(default_factory=list)
-    cpu: float = 0.0  # the gateway's CPU seconds (the gateway arm only)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of the watched processes, by role
     loadgen_cpu: float = 0.0
+    hosted: int = 0  # response_format url: images answered with a hosted URL
+    inline: int = 0  # ... and inline, as data: URIs (the gateway's store refused them)
+
+    def cpu_per_request(self, role: str) -> float:
+        return self.cpu.get(role, 0.0) / max(1, self.requests)
 
 
 def request_body(prompt: str, **fields: object) -> bytes:
@@ -345,13 +401,20 @@ def request_body(prompt: str, **fields: object) -> bytes:
     return json.dumps(body).encode()
 
 
-async def round_of(arm: Arm, clients: int, calls: int, pid: int | None) -> None:
+def watched_cpu(arm: Arm) -> dict[str, float]:
+    return {role: sum(cpu_seconds(pid) for pid in pids) for role, pids in arm.watch.items()}
+
+
+async def round_of(arm: Arm, clients: int, calls: int) -> None:
     """``calls`` requests by ``clients`` clients on fresh keep-alive connections (opened and used once,
-    untimed, first: connections left idle between rounds may have been closed by the server)."""
-    conns = [Connection(arm.port) for _ in range(clients)]
+    untimed, first: connections left idle between rounds may have been closed by the server), client i to
+    the arm's server i modulo their number. With ``response_format`` url in the arm's fields the replies
+    are kept (small) and their images counted, hosted or inline, once timed."""
+    conns = [Connection(arm.ports[i % len(arm.ports)]) for i in range(clients)]
+    urls = arm.fields.get("response_format") == "url"
     try:
         await asyncio.gather(*(c.open() for c in conns))
-        await asyncio.gather(*(c.post(PATH, request_body("a fox")) for c in conns))
+        await asyncio.gather(*(c.post(PATH, request_body("a fox", **arm.fields)) for c in conns))
         left = calls
 
         async def client(conn: Connection) -> None:
@@ -360,7 +423,7 @@ async def round_of(arm: Arm, clients: int, calls: int, pid: int | None) -> None:
                 left -= 1
                 started = time.perf_counter()
                 try:
-                    status, _, data = await conn.post(PATH, request_body("a fox"))
+                    status, _, data = await conn.post(PATH, request_body("a fox", **arm.fields), keep=urls)
                 except Exception as exc:
                     arm.errors.append(f"{type(exc).__name__}: {exc}")
                     await conn.close()
@@ -369,23 +432,28 @@ async def round_of(arm: Arm, clients: int, calls: int, pid: int | None) -> None:
                     arm.errors.append(f"HTTP {status}: {data[:200]!r}")
                     continue
                 arm.latencies.append(time.perf_counter() - started)
+                if urls:
+                    inline = data.count(b'"data:')
+                    arm.inline += inline
+                    arm.hosted += data.count(b'"url"') - inline
 
-        cpu = cpu_seconds(pid) if pid else 0.0
+        cpu = watched_cpu(arm)
         own = time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(client(c) for c in conns))
         arm.seconds += time.perf_counter() - started
         arm.loadgen_cpu += time.process_time() - own
-        arm.cpu += cpu_seconds(pid) - cpu if pid else 0.0
+        for role, seconds in watched_cpu(arm).items():
+            arm.cpu[role] = arm.cpu.get(role, 0.0) + seconds - cpu[role]
         arm.requests += calls
     finally:
         await asyncio.gather(*(c.close() for c in conns))
 
 
-async def alternate(direct: Arm, through: Arm, pid: int, clients: int, calls: int, rounds: int) -> None:
-    for _ in range(rounds):  # the arms alternate: a change in the machine's load falls on both
-        await round_of(direct, clients, calls, None)
-        await round_of(through, clients, calls, pid)
+async def alternate(arms: list[Arm], clients: int, calls: int, rounds: int) -> None:
+    for _ in range(rounds):  # the arms alternate: a change in the machine's load falls on all of them
+        for arm in arms:
+            await round_of(arm, clients, calls)
 
 
 def level_rows(clients: int, direct: Arm, through: Arm, target: str) -> list[tuple[str, str, str]]:
@@ -420,8 +488,8 @@ def level_rows(clients: int, direct: Arm, through: Arm, target: str) -> list[tup
     rows.append(
         (
             f"@{clients} gateway CPU per request",
-            f"{through.cpu / through.requests * 1000:.2f} ms",
-            f"the gateway process used {through.cpu / through.seconds:.0%} of one core "
+            f"{through.cpu_per_request('gateway') * 1000:.2f} ms",
+            f"the gateway process used {through.cpu['gateway'] / through.seconds:.0%} of one core "
             f"({os.cpu_count()} cores here, shared by the 3 processes)",
         )
     )
@@ -438,8 +506,8 @@ def latency_rows(quick: bool, tmp: str) -> tuple[str, list[tuple[str, str, str]]
         gateway_process(tmp, prov.url, "latency", GATEWAY_KEYS[:1]) as gw,
     ):
         for clients, calls, rounds in levels:
-            direct, through = Arm(prov.port), Arm(gw.port)
-            asyncio.run(alternate(direct, through, gw.pid, clients, calls, rounds))
+            direct, through = Arm([prov.port]), Arm([gw.port], {"gateway": [gw.pid]})
+            asyncio.run(alternate([direct, through], clients, calls, rounds))
             target = "target: added p99 <= 25 ms at 100 clients" if clients == CLIENTS else ""
             rows += level_rows(clients, direct, through, target)
             errors += direct.errors + through.errors
@@ -451,6 +519,243 @@ def latency_rows(quick: bool, tmp: str) -> tuple[str, list[tuple[str, str, str]]
         f"{LATENCY * 1000:.0f} ms; {plan} (the arms alternate)"
     )
     return title, rows, note
+
+
+# ----- replicas: two gateways sharing redis-server and an S3-compatible store -----------------------------
+BUCKET = "imageshim-bench"
+#: dummy credentials for moto's server (it checks none): the gateways sign their S3 requests with these
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIAIMAGESHIMBENCH00",
+    "AWS_SECRET_ACCESS_KEY": "bench-secret-not-a-real-one-0000000000",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+#: AWS settings of this process that must not reach the children (a developer's profile or endpoint)
+AWS_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION")
+
+
+class Skipped(Exception):
+    """The replicas section cannot run here (the message says why)."""
+
+
+def aws_env(tmp: str) -> dict[str, str]:
+    """This process's environment with dummy AWS credentials and no AWS config or credentials file."""
+    env = {name: value for name, value in os.environ.items() if name not in AWS_UNSET}
+    return {
+        **env,
+        **AWS_ENV,
+        "AWS_CONFIG_FILE": str(Path(tmp, "no-aws-config")),
+        "AWS_SHARED_CREDENTIALS_FILE": str(Path(tmp, "no-aws-credentials")),
+    }
+
+
+def s3_server() -> None:
+    """moto's S3-compatible server on a free 127.0.0.1 port, with the bucket made (boto3, the dummy
+    credentials of the environment). Prints its port (or ``missing`` and why), and serves until stdin
+    closes. A process of its own: moto's Python would otherwise share the load generator's GIL."""
+    try:
+        boto3 = importlib.import_module("boto3")  # no type stubs
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        print(f"missing {exc}", flush=True)
+        return
+    # not a log line per request on stderr (verbose=False does not silence werkzeug's)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        client = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        client.close()
+        print(port, flush=True)
+        sys.stdin.read()  # until the parent closes it
+    finally:
+        server.stop()
+
+
+@dataclass
+class Redis:
+    url: str
+    pid: int
+
+
+def _pong(proc: subprocess.Popen[bytes], port: int, timeout: float) -> bool:
+    """Whether redis-server answers PING within ``timeout`` (False: it exited, e.g. the port was taken)."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            if sock.recv(64).startswith(b"+PONG"):
+                return True
+        time.sleep(0.05)
+    return False
+
+
+@contextlib.contextmanager
+def redis_process(binary: str, tmp: str) -> Iterator[Redis]:
+    """``redis-server`` without persistence on a free 127.0.0.1 port (another one if that port was taken
+    in between), stopped at the end."""
+    log = Path(tmp, "redis.log")
+    for _ in range(3):
+        port = _free_port()
+        command = [binary, "--save", "", "--appendonly", "no", "--port", str(port), "--bind", "127.0.0.1"]
+        with log.open("ab") as sink:
+            proc = subprocess.Popen(
+                [*command, "--dir", tmp], stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT
+            )
+        try:
+            if _pong(proc, port, 10.0):
+                yield Redis(f"redis://127.0.0.1:{port}/0", proc.pid)
+                return
+        finally:
+            _stop(proc)
+    raise RuntimeError(f"redis-server did not start:\n{log.read_text(errors='replace')[-2000:]}")
+
+
+def replicas_missing() -> str | None:
+    """Why the replicas section cannot run here, or None (moto's server is tried in its own process)."""
+    if shutil.which("redis-server") is None:
+        return "redis-server is not on the PATH (Debian package redis-server; .ci/run installs it)"
+    for module, extra in (("redis", "redis"), ("boto3", "s3")):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed: the gateway needs it (pip install -e '.[{extra}]')"
+    if importlib.util.find_spec("moto") is None:
+        return (
+            "moto is not installed: its S3 server stands in for the object store (pip install 'moto[server]')"
+        )
+    return None
+
+
+def replica_level_rows(
+    clients: int, direct: Arm, one: Arm, two: Arm, low: bool
+) -> list[tuple[str, str, str]]:
+    """``low``: the low-load level, where two replicas - one is the time the shared stores add."""
+    rows: list[tuple[str, str, str]] = []
+    ideal = clients / LATENCY
+    arms = (("direct", direct), ("one replica", one), ("two replicas", two))
+    for name, arm in arms:
+        if not arm.latencies:
+            raise RuntimeError(f"{name} @ {clients}: every request failed: {arm.errors[:3]}")
+    rate = {name: len(arm.latencies) / arm.seconds for name, arm in arms}
+    p = {(name, q): percentile(arm.latencies, q) for name, arm in arms for q in (0.5, 0.99)}
+    for name, arm in arms:
+        rows.append(
+            (
+                f"@{clients} {name}: throughput",
+                f"{rate[name]:.0f} req/s",
+                f"{rate[name] / ideal:.0%} of ideal ({ideal:.0f}), {len(arm.errors)} errors",
+            )
+        )
+        added = (
+            ""
+            if arm is direct
+            else f"; added (- direct) {(p[name, 0.5] - p['direct', 0.5]) * 1000:+.1f} / "
+            f"{(p[name, 0.99] - p['direct', 0.99]) * 1000:+.1f} ms"
+        )
+        rows.append(
+            (
+                f"@{clients} {name}: p50 / p99",
+                f"{p[name, 0.5] * 1000:.1f} / {p[name, 0.99] * 1000:.1f}",
+                f"ms{added}",
+            )
+        )
+    rows.append(
+        (
+            f"@{clients} two replicas / one replica throughput",
+            f"{rate['two replicas'] / rate['one replica']:.2f}x",
+            "",
+        )
+    )
+    for q in (0.5, 0.99):
+        shared, single = p["two replicas", q], p["one replica", q]
+        why = "; the time the shared stores add to a request, little queueing" if low and q == 0.5 else ""
+        rows.append(
+            (
+                f"@{clients} p{q * 100:.0f}: two replicas - one replica",
+                f"{(shared - single) * 1000:+.1f} ms",
+                f"{shared / single:.2f}x one replica{why}",
+            )
+        )
+    single_cpu = one.cpu_per_request("gateway")
+    parts = {role: two.cpu_per_request(role) for role in two.watch}
+    rows.append(
+        (f"@{clients} CPU per request: one replica", f"{single_cpu * 1000:.2f} ms", "its gateway process")
+    )
+    rows.append(
+        (
+            f"@{clients} CPU per request: two replicas",
+            f"{sum(parts.values()) * 1000:.2f} ms",
+            f"{sum(parts.values()) / single_cpu:.2f}x one replica: "
+            + " + ".join(f"{role} {seconds * 1000:.2f}" for role, seconds in parts.items())
+            + " ms",
+        )
+    )
+    rows.append(
+        (
+            f"@{clients} images hosted / inline",
+            f"{one.hosted}/{one.inline} | {two.hosted}/{two.inline}",
+            "one replica | two replicas (inline: data: URIs, the store refused them)",
+        )
+    )
+    return rows
+
+
+def replicas_rows(quick: bool, tmp: str) -> tuple[str, list[tuple[str, str, str]], str]:
+    """Raises :class:`Skipped` when redis-server, moto's server, boto3 or redis-py is missing."""
+    missing = replicas_missing()
+    if missing:
+        raise Skipped(missing)
+    binary = shutil.which("redis-server")
+    assert binary is not None
+    # (clients, requests per round per arm, rounds); 10 clients: the stores' own time, without queueing
+    levels = [(CLIENTS // 2, 200, 1), (10, 60, 1)] if quick else [(CLIENTS, 2000, 4), (10, 400, 3)]
+    fields: dict[str, object] = {"response_format": "url"}
+    rows: list[tuple[str, str, str]] = []
+    errors: list[str] = []
+    env = aws_env(tmp)
+    with contextlib.ExitStack() as stack:
+        s3_pid, line = stack.enter_context(child_process("moto's S3 server", ["--s3"], env))
+        if line.startswith("missing"):
+            raise Skipped(f"moto's S3 server is not importable ({line.split(' ', 1)[1].strip()})")
+        endpoint = f"http://127.0.0.1:{int(line)}"
+        redis = stack.enter_context(redis_process(binary, tmp))
+        prov = stack.enter_context(provider_process(LATENCY, SMALL_BYTES))
+        embedded: dict[str, str | float] = {"store": "memory", "drain_seconds": 1}
+        shared: dict[str, str | float] = {
+            "state": redis.url,
+            "store": "s3",
+            "s3_bucket": BUCKET,
+            "s3_endpoint": endpoint,
+            "s3_region": "us-east-1",
+            "drain_seconds": 1,
+        }
+        tables = {"one-replica": embedded, "replica-a": shared, "replica-b": shared}
+        single, a, b = stack.enter_context(gateway_processes(tmp, prov.url, GATEWAY_KEYS[:1], tables, env))
+        for clients, calls, rounds in levels:
+            direct = Arm([prov.port], fields=fields)
+            one = Arm([single.port], {"gateway": [single.pid]}, fields)
+            watch = {"gateways": [a.pid, b.pid], "redis": [redis.pid], "S3 server": [s3_pid]}
+            two = Arm([a.port, b.port], watch, fields)
+            asyncio.run(alternate([direct, one, two], clients, calls, rounds))
+            rows += replica_level_rows(clients, direct, one, two, clients == levels[-1][0])
+            errors += direct.errors + one.errors + two.errors
+    kinds = sorted(set(errors))[:3]
+    notes = [
+        f"{os.cpu_count()} cores here, shared by the load generator, the provider, the three gateways, "
+        "redis-server and the S3 server.\nThe S3 server's CPU is moto's (Python), which a real object store "
+        "spends elsewhere; the gateways' includes their S3 client\n(botocore, in threads) and the sweep of the "
+        "bucket each replica runs every minute.",
+    ]
+    if kinds:
+        notes.append("errors (first kinds): " + "; ".join(kinds))
+    plan = ", ".join(f"{r} x {c} requests per arm @{n} clients" for n, c, r in levels)
+    title = (
+        "gateway replicas: two sharing Redis (state) and moto's S3 server (store) vs one with the embedded "
+        f"stores (memory, no state),\nresponse_format url, provider answers in {LATENCY * 1000:.0f} ms; "
+        f"{plan} (the arms alternate; two replicas: the clients split round-robin)"
+    )
+    return title, rows, "\n".join(notes)
 
 
 # ----- memory ---------------------------------------------------------------------------------------------
@@ -632,15 +937,38 @@ def memory_rows(quick: bool, tmp: str) -> tuple[str, list[tuple[str, str, str]],
     return title, rows, "\n".join(notes)
 
 
+SECTIONS = ("latency", "memory", "replicas")
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="a few seconds: CI checks it runs, not its numbers"
+    )
+    parser.add_argument(
+        "--only", choices=SECTIONS, action="append", help="run this section only (repeatable); default: all"
+    )
+    return parser.parse_args()
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--provider"]:
         asyncio.run(provider(float(sys.argv[2]), int(sys.argv[3])))
         return
-    args = parse(__doc__ or "")
+    if sys.argv[1:2] == ["--s3"]:
+        s3_server()
+        return
+    args = arguments()
+    sections = {"latency": latency_rows, "replicas": replicas_rows, "memory": memory_rows}
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
-        table(*latency_rows(args.quick, tmp))
-        table(*memory_rows(args.quick, tmp))
+        for name in SECTIONS:
+            if args.only and name not in args.only:
+                continue
+            try:
+                table(*sections[name](args.quick, tmp))
+            except Skipped as skipped:
+                print(f"\ngateway {name}: skipped: {skipped}")
     print(f"\n({time.monotonic() - started:.0f} s)")
 
 
