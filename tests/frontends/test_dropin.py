@@ -184,7 +184,7 @@ async def test_async_sdk(clock: Any) -> None:
 
 
 # ----- error paths on the wire --------------------------------------------------------------------------
-PROVIDER_KEY = "sk-7e2a9c4f1b6d8e3a0c5f2b7d9e1a"
+PROVIDER_KEY = "sk-not-a-real-key-dropin-qzjx7vw"
 OPENAI_ROUTE = {
     "routes": {"*": ["openai:gpt-image-2"]},
     "providers": {"openai": {"api_key": PROVIDER_KEY}},

@@ -24,7 +24,7 @@ import pytest
 from imageshim._frontends.gateway import create_app
 from imageshim._frontends.transport import openai_http_client
 
-KEY = "sk-4c1f9e7a2b8d3e6f0a5c7b9d1e3f"
+KEY = "sk-not-a-real-key-loopback-qzjx7vw"
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUg=="
 Reply = tuple[int, bytes, dict[str, str], float]  # status, body, headers, delay before answering
 

@@ -80,7 +80,7 @@ def openai_config(base_url: str, **tables: Mapping[str, Any]) -> dict[str, Any]:
     """Every model routed to ``openai:gpt-image-2`` at the fake ``base_url``; ``tables`` add or replace."""
     config: dict[str, Any] = {
         "routes": {"*": ["openai:gpt-image-2"]},
-        "providers": {"openai": {"api_key": "sk-5b8e1d4a7c2f9e6b3a0d8c5f2e7b", "base_url": base_url}},
+        "providers": {"openai": {"api_key": "sk-not-a-real-key-serving-qzjx7vw", "base_url": base_url}},
     }
     for name, table in tables.items():
         config[name] = {**config.get(name, {}), **table}

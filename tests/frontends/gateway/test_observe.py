@@ -192,7 +192,7 @@ def test_messages_and_tracebacks_are_redacted(fmt: str, secret: str) -> None:
     configure_logging(fmt, stream=stream)  # type: ignore[arg-type]
     logging.getLogger("imageshim").warning("provider said: invalid key %s", secret)
     logging.getLogger("uvicorn.error").error("half a key: %s", secret[3:20])
-    logging.getLogger("httpx").warning("header Authorization: Bearer sk-unregistered0123456789")
+    logging.getLogger("httpx").warning("header Authorization: Bearer sk-unregistered-not-a-real-key")
     try:
         raise RuntimeError(f"failed with {secret}")
     except RuntimeError:
@@ -201,7 +201,7 @@ def test_messages_and_tracebacks_are_redacted(fmt: str, secret: str) -> None:
     out = stream.getvalue()
     assert secret not in out
     assert secret[3:20] not in out
-    assert "sk-unregistered0123456789" not in out
+    assert "sk-unregistered-not-a-real-key" not in out
     assert out.count("[REDACTED]") >= 5
     assert "RuntimeError: failed with [REDACTED]" in (
         out if fmt == "text" else "\n".join(json.loads(line).get("exc", "") for line in _lines(stream))
