@@ -93,7 +93,7 @@ def create_app(
     )
     state = runtime or Runtime()
     intents = make_intents(policy, images_store.ttl_seconds, now=now)
-    images = Images(engine, handler, images_store, intents, state, policy, engine.clock)
+    images = Images(engine, handler, images_store, intents, state, policy)
     metrics = GatewayMetrics(
         store_bytes=images_store.bytes_used, known_models=lambda model: engine.catalog.get(model) is not None
     )

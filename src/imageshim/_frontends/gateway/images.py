@@ -10,8 +10,7 @@ the reply, or at the drain deadline a 503 that says the result is unknown.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from datetime import date
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from imageshim._core.config import GatewayPolicy
@@ -27,6 +26,7 @@ from imageshim._frontends.gateway.intent import (
     Join,
     Limited,
     Reply,
+    StateUnavailable,
     fingerprint,
     replay_seconds,
 )
@@ -63,11 +63,6 @@ class Answer:
         self.requested_model = requested_model
         self.generation = generation
         self.intent = intent
-
-
-class StateUnavailable(Exception):
-    """The shared state cannot be reached: no new generation may start (a retry elsewhere could not find
-    it). Raised by a shared :class:`IntentState`."""
 
 
 def _state_unavailable(why: str) -> WireResponse:
@@ -120,7 +115,6 @@ class Images:
         intents: IntentState,
         runtime: Runtime,
         policy: GatewayPolicy,
-        clock: Callable[[], date],
     ) -> None:
         self.engine = engine
         self.handler = handler
@@ -128,7 +122,6 @@ class Images:
         self.intents = intents
         self.runtime = runtime
         self.policy = policy
-        self.clock = clock
 
     async def answer(
         self,
@@ -270,7 +263,7 @@ class Images:
         requested = plan.request.model
         extra = {
             **model_headers(requested, None),
-            **lifecycle_headers(self.engine.catalog.get(requested), self.clock()),
+            **lifecycle_headers(self.engine.catalog.get(requested), self.engine.clock()),
         }
         try:
             try:

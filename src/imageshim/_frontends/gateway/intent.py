@@ -61,13 +61,21 @@ def fingerprint(method: str, path: str, body: bytes, content_type: str | None) -
     boundary (a client draws a new one for each try), so a retried upload matches its first try."""
     digest = hashlib.sha256(f"{method} {path}\n".encode())
     boundary = _boundary(content_type)
+    if not boundary:
+        digest.update(body)
+        return digest.hexdigest()
     # Only the delimiter lines (CRLF "--" boundary, RFC 2046 section 5.1.1), not the boundary's text
-    # wherever it occurs: a short boundary may also be part of a field's value.
-    if boundary:
-        body = body.replace(b"\r\n--" + boundary, b"\r\n--")
-        if body.startswith(b"--" + boundary):
-            body = b"--" + body[len(boundary) + 2 :]
-    digest.update(body)
+    # wherever it occurs: a short boundary may also be part of a field's value. Hashed in place, piece by
+    # piece: an upload of 64 MiB is not copied to be hashed.
+    view, delimiter, start = memoryview(body), b"\r\n--" + boundary, 0
+    if body.startswith(b"--" + boundary):
+        digest.update(b"--")
+        start = len(boundary) + 2
+    while (found := body.find(delimiter, start)) >= 0:
+        digest.update(view[start:found])
+        digest.update(b"\r\n--")
+        start = found + len(delimiter)
+    digest.update(view[start:])
     return digest.hexdigest()
 
 
@@ -178,6 +186,11 @@ class Claim:
 
 
 Begin = Join | Conflict | Limited | Claim
+
+
+class StateUnavailable(Exception):
+    """The shared state cannot be reached: no new generation may start (a retry elsewhere could not find
+    it). Raised by a shared :class:`IntentState`."""
 
 
 class IntentState(Protocol):

@@ -35,7 +35,6 @@ from typing import Any
 
 from imageshim._core.errors import ConfigurationError
 from imageshim._core.warnings import logger
-from imageshim._frontends.gateway.images import StateUnavailable
 from imageshim._frontends.gateway.intent import (
     Begin,
     Claim,
@@ -43,6 +42,7 @@ from imageshim._frontends.gateway.intent import (
     Join,
     Limited,
     Reply,
+    StateUnavailable,
     decode_reply,
     encode_reply,
 )
@@ -222,7 +222,7 @@ class RedisIntents:
                 "new request."
             )
         if kind == "limited":
-            return Limited(limit, max(1.0, self._typical))
+            return Limited(limit, self.retry_after())
         if kind == "none":
             return None
         found = answer[1].decode() if isinstance(answer[1], bytes) else str(answer[1])
