@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from imageshim._core.adapter import ImageCall
 from imageshim._core.catalog import Catalog, ModelSpec, builtin_catalog
 from imageshim._core.config import MappingPolicy
+from imageshim._core.cost import Estimate, estimate_images
 from imageshim._core.errors import BadRequestError
 from imageshim._core.sizes import fit_size, parse_size
 from imageshim._core.warnings import WarningRecord
@@ -60,6 +61,11 @@ class MappedRequest:
     per_call: int
     url_mode: UrlMode | None
     warnings: tuple[WarningRecord, ...]
+
+    @property
+    def estimate(self) -> Estimate | None:
+        """What this target would charge for the whole request, from the catalog's prices (None: unknown)."""
+        return estimate_images(self.spec, self.template.size, self.template.quality, self.n)
 
     def calls(self) -> list[ImageCall]:
         """The calls that make up ``n`` images, each with a fresh ``call_id``."""

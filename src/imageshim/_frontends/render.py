@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from imageshim._core.cost import estimate_images
 from imageshim._core.errors import APIError, redact
 from imageshim._core.warnings import WarningRecord
 from imageshim._frontends.urls import data_uri, write_file_url
@@ -231,13 +232,11 @@ def _cost(
         )
         return round(est, 6), f"estimate from token usage ({spec.price_source})"
     count = sum(len(r.images) for r in results)
-    table = spec.price_per_image or {}
-    quality = mapped.template.quality or spec.default_quality
-    size = _first(results, "size") or mapped.template.size or "1024x1024"
-    per = (table.get(quality) or {}).get(size)
-    if per is None or not count:
+    size = _first(results, "size") or mapped.template.size
+    priced = estimate_images(spec, size, mapped.template.quality, count)
+    if priced is None:
         return None, None
-    return round(per * count, 6), f"estimate from the catalog's per-image price ({spec.price_source})"
+    return priced.usd, f"estimate from the catalog's per-image price ({spec.price_source})"
 
 
 def _partial_warning(plan: Plan, mapped: MappedRequest, got: int, failures: list[APIError]) -> WarningRecord:

@@ -1,0 +1,1 @@
+"""imageshim scan: find the calls and model ids a retirement breaks, and say what would change."""
