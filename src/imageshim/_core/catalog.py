@@ -191,6 +191,10 @@ class Catalog:
     def ids(self) -> list[str]:
         return list(self._specs)
 
+    def names(self) -> list[str]:
+        """Every name that finds a model: the ids and the dated aliases."""
+        return [*self._specs, *(alias for alias in self._aliases if alias not in self._specs)]
+
     def first_active_successor(self, model: str, day: date) -> ModelSpec | None:
         """Follow ``successor`` links from ``model`` to the first model not retired on ``day``."""
         seen: set[str] = set()

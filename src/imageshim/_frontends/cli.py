@@ -1,4 +1,4 @@
-"""The ``imageshim`` command: ``generate``, ``models`` and ``serve``.
+"""The ``imageshim`` command: ``generate``, ``models``, ``serve`` and ``scan`` (:mod:`imageshim._scan.command`).
 
 ``generate`` writes the image files and prints where, the route and every warning. With no provider key
 and no config it runs on the mock adapter and says so (the library itself never does that silently).
@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help="repeatable; '*' for any",
     )
+    from imageshim._scan.command import add_parser as add_scan
+
+    add_scan(sub)
     return parser
 
 
@@ -93,6 +96,10 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
             return _generate(args, clock, sys.stdout, sys.stderr)
         if args.command == "models":
             return _models(args, clock or date.today, sys.stdout)
+        if args.command == "scan":
+            from imageshim._scan.command import run as scan
+
+            return scan(args, (clock or date.today)(), sys.stdout, sys.stderr)
         return _serve(args)
     except (ConfigurationError, ValueError) as exc:
         print(f"imageshim: error: {exc}", file=sys.stderr)

@@ -34,6 +34,9 @@ class Edit:
     setting: str
     #: for a removal: remove the whole argument whose span this is (the fixer also removes its comma)
     remove_argument: bool = False
+    #: the text ``span`` covered when the edit was made; the fixer refuses the edit when the file no
+    #: longer has exactly this text there (None: not recorded, only the span's shape is checked)
+    original: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
