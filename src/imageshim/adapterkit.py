@@ -44,7 +44,8 @@ from imageshim._core.adapter import (
     InputImage,
     ProviderSettings,
 )
-from imageshim._core.catalog import ModelSpec, SizeRule
+from imageshim._core.catalog import ModelSpec, SizeRule, TokenRule
+from imageshim._core.cost import expected_usage
 from imageshim._core.edit import EditFacts, edit_facts
 from imageshim._core.errors import (
     APIConnectionError,
@@ -100,11 +101,13 @@ __all__ = [
     "RateLimitError",
     "ResultUnknownError",
     "SizeRule",
+    "TokenRule",
     "amap_transport_errors",
     "apost",
     "edit_facts",
     "error_class_for_status",
     "excerpt",
+    "expected_usage",
     "malformed",
     "map_transport_errors",
     "parse_json",

@@ -5,6 +5,9 @@
 - faithful: it enforces the emulated model's constraints as the provider would (a request the mapping
   got wrong fails here with a 400), and answers in that model's shape (URLs and ``revised_prompt`` for
   DALL·E, base64 and token usage for GPT image models);
+- priced: a token-billed model's usage is what the catalog's estimate assumes for the same call
+  (:func:`~imageshim.adapterkit.expected_usage`), so ``resp.imageshim.cost_usd`` is what the same call would
+  cost on the provider (DALL·E: the catalog's per-image price); nothing is charged;
 - observable: every call is recorded on its :class:`MockBackend`; failures can be scripted.
 
 URLs returned for URL-capable models are ``data:`` URIs, so they decode without a network.
@@ -33,6 +36,7 @@ from imageshim.adapterkit import (
     RateLimitError,
     edit_facts,
     error_class_for_status,
+    expected_usage,
 )
 
 from .images import MEDIA_TYPES, make_gif, make_image, with_text
@@ -180,6 +184,9 @@ class MockAdapter(ImageAdapter):
         size = first.size or _default_size(spec)
         usage = None
         if spec.usage:
+            count = sum(c.n for c in calls)
+            usage = expected_usage(spec, first.size, first.quality, count, first.prompt)
+        if spec.usage and usage is None:  # a GPT image model the catalog has no token prices for
             text = max(1, len(first.prompt) // 4)
             out = sum(c.n for c in calls) * _output_tokens(size, first.quality)
             usage = {

@@ -39,6 +39,7 @@ from imageshim.adapterkit import (
     request_id,
 )
 
+from .prices import prices_for
 from .reply import TaskResult, by_task, error_for, parse_reply, task_errors
 from .request import AIR, build_task, output_format_of, poll_task
 from .shape import MEMORY, refused
@@ -199,8 +200,8 @@ class RunwareAdapter(ImageAdapter):
                 param="model",
                 provider=self.name,
             )
-        overrides = OVERRIDES.get(spec.id, _COMMON)
-        # The user's [[models]] corrections win over Runware's differences.
+        # Runware's capabilities and prices (.prices); the user's [[models]] corrections win over both.
+        overrides = {**OVERRIDES.get(spec.id, _COMMON), **prices_for(spec)}
         return spec.with_changes({k: v for k, v in overrides.items() if k not in spec.user_fields})
 
     # ----- wire ----------------------------------------------------------------------------------------

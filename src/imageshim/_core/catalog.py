@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from imageshim._core import catalog_data as _catalog_data
 
-__all__ = ["Catalog", "ModelSpec", "SizeRule", "Status", "builtin_catalog"]
+__all__ = ["Catalog", "ModelSpec", "SizeRule", "Status", "TokenRule", "builtin_catalog"]
 
 Status = Literal["active", "deprecated", "retired"]
 
@@ -45,6 +45,31 @@ class SizeRule:
 
 
 @dataclasses.dataclass(frozen=True)
+class TokenRule:
+    """Output image tokens of any size, for token-billed models whose sizes are a rule (GPT Image 2).
+
+    ``f`` is the quality's factor; with ``long`` and ``short`` the image's edges, the tokens per image are
+    ``ceil(f * s * (area_offset + width * height) / area_divisor)`` where
+    ``s = floor((2 * f * short + long) / (2 * long))``. The default numbers are OpenAI's GPT Image 2
+    calculator as a developer read it from the pricing page's code (see ``catalog_data``: UNCERTAIN, not a
+    formula OpenAI states; it gives every figure OpenAI's calculator and price tables show).
+    """
+
+    quality_factors: Mapping[str, int]
+    area_offset: int = 2_000_000
+    area_divisor: int = 4_000_000
+
+    def tokens(self, width: int, height: int, quality: str) -> int | None:
+        """Output tokens of one ``width`` x ``height`` image at ``quality`` (None: no factor for it)."""
+        factor = self.quality_factors.get(quality)
+        if factor is None or width <= 0 or height <= 0:
+            return None
+        long, short = max(width, height), min(width, height)
+        short_factor = (2 * factor * short + long) // (2 * long)
+        return -(-factor * short_factor * (self.area_offset + width * height) // self.area_divisor)
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """What one model accepts, and when it stops.
 
@@ -57,6 +82,12 @@ class ModelSpec:
     ``safety_identifier`` (the end-user id may be sent under that name; else only as ``user``).
     ``fact_sources`` names the source of each of these where it differs from ``capability_source``. The
     defaults say "not taken", so a provider profile that does not know a fact leaves it off.
+
+    Prices (:mod:`imageshim._core.cost` turns them into estimates): ``price_per_image`` (quality -> size ->
+    USD, what per-image models charge), ``price_per_token`` (``text_input`` / ``image_input`` / ``output``:
+    USD per token), ``output_tokens`` (quality -> size -> image tokens per image, the published table) and
+    ``output_token_rule`` (a :class:`TokenRule` for sizes the table does not list); ``price_source`` cites
+    them and ``price_as_of`` is the day they were read. A provider's profile may change them (Runware).
     """
 
     id: str
@@ -87,6 +118,9 @@ class ModelSpec:
     price_per_image: Mapping[str, Mapping[str, float]] | None = None
     price_per_token: Mapping[str, float] | None = None
     price_source: str | None = None
+    output_tokens: Mapping[str, Mapping[str, int]] | None = None
+    output_token_rule: TokenRule | None = None
+    price_as_of: date | None = None
     complexities: tuple[str, ...] = ()
     safety_identifier: bool = False
     #: the source of a fact (``"complexities"``, ``"output_formats"`` ...) when not ``capability_source``
@@ -139,7 +173,9 @@ class ModelSpec:
 #: the facts a ``[[models]]`` entry may set
 FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(ModelSpec)) - {"user_fields"}
 _LIFECYCLE_FIELDS = frozenset({"notice_on", "shutdown_on", "successor"})
-_DATE_FIELDS = ("notice_on", "shutdown_on")
+_DATE_FIELDS = ("notice_on", "shutdown_on", "price_as_of")
+#: facts about what a model costs (a [[models]] entry that sets one cites the configuration for prices)
+PRICE_FIELDS = frozenset({"price_per_image", "price_per_token", "output_tokens", "output_token_rule"})
 _TUPLE_FIELDS = (
     "sizes",
     "qualities",
@@ -163,7 +199,43 @@ def _coerce(raw: Mapping[str, Any]) -> dict[str, Any]:
     rule = out.get("size_rule")
     if isinstance(rule, Mapping):
         out["size_rule"] = SizeRule(**rule)
+    tokens = out.get("output_token_rule")
+    if isinstance(tokens, Mapping):
+        out["output_token_rule"] = TokenRule(**tokens)
+    _check_prices(out)
     return out
+
+
+def _check_prices(facts: Mapping[str, Any]) -> None:
+    """Prices must be numbers >= 0 in the documented shapes; raises ValueError naming the fact."""
+    for field, depth in (("price_per_image", 2), ("price_per_token", 1), ("output_tokens", 2)):
+        table = facts.get(field)
+        if table is not None:
+            _check_table(field, table, depth)
+    per_token = facts.get("price_per_token") or {}
+    unknown = set(per_token) - {"text_input", "image_input", "output"}
+    if unknown:
+        raise ValueError(
+            f"price_per_token takes text_input, image_input and output (USD per token); got {sorted(unknown)}"
+        )
+    rule = facts.get("output_token_rule")
+    if rule is not None and not isinstance(rule, TokenRule):
+        raise ValueError("output_token_rule must be a table: quality_factors, area_offset, area_divisor")
+    if isinstance(rule, TokenRule):
+        _check_table("output_token_rule.quality_factors", rule.quality_factors, 1)
+        if rule.area_divisor <= 0:
+            raise ValueError("output_token_rule.area_divisor must be a number above 0")
+
+
+def _check_table(field: str, table: Any, depth: int) -> None:
+    if not isinstance(table, Mapping):
+        raise ValueError(f"{field} must be a table, not {type(table).__name__}")
+    for key, value in table.items():
+        where = f"{field}.{key}"
+        if depth > 1:
+            _check_table(where, value, depth - 1)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"{where} must be a number >= 0 (got {value!r})")
 
 
 class Catalog:
@@ -219,6 +291,9 @@ class Catalog:
                 data.setdefault("lifecycle_source", cited)
             if set(data) - _LIFECYCLE_FIELDS - {"id", "like", "lifecycle_source", "name"}:
                 data.setdefault("capability_source", cited)
+            if PRICE_FIELDS & set(data):  # your prices: your citation, and no date unless you give one
+                data.setdefault("price_source", cited)
+                data.setdefault("price_as_of", None)
             model_id = str(data.pop("id"))
             base_id = data.pop("like", None)
             base = specs.get(self.canonical(model_id)) if base_id is None else specs.get(str(base_id))

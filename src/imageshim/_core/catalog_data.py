@@ -19,6 +19,17 @@ Sources (full citations in MIGRATION.md):
 - PRICING: OpenAI's pricing page. Its GPT Image 2 figures were not readable offline; research/openai.md
   takes them from third parties quoting it (xairouter.com, ai-primer.com, Vercel), and Runware's GPT
   Image 2 page lists the same token prices and per-image estimates.
+- GUIDE_PRICES: OpenAI's image-generation guide, "Cost and latency": per-image prices of GPT Image 2 / 1.5 /
+  1 / 1 Mini at 1024x1024, 1024x1536 and 1536x1024, and the output-token table of the models before GPT
+  Image 2. Read (2026-11-27) from third-party copies of the page in public repositories, not from OpenAI's
+  site: UNCERTAIN. The GPT Image 2 rows agree with PRICING and with users.md (OpenMontage#256).
+- CALCULATOR: GPT Image 2's output tokens for any size: OpenAI's pricing calculator as a developer read it
+  from the page's code (OpenAI developer forum, 2026-06-05), read here 2026-11-27. UNCERTAIN: OpenAI states no
+  formula. It gives every figure we hold: the calculator's own outputs quoted on launch day (1024x1024 high
+  7024 tokens, 1536x1024 5488, 1792x1024 5063, 3584x2048 12329), the per-image prices of PRICING and
+  GUIDE_PRICES at all three qualities, and Runware's recorded cost for 1536x1024 high (runware.md).
+
+Prices are dated (``price_as_of``: the day the source was read into research/); an estimate says which.
 """
 
 from __future__ import annotations
@@ -36,6 +47,37 @@ GPT_IMAGE_2_GUIDE = "https://github.com/openai/openai-python/blob/main/src/opena
 PRICING = "https://openai.com/api/pricing/"
 SDK_3_57_PARAMS = "https://pypi.org/project/openai/3.57.0/ (types/image_generate_params.py)"
 RUNWARE_GPT_IMAGE_2 = "https://runware.ai/docs/models/openai-gpt-image-2"
+GUIDE_PRICES = (
+    "https://developers.openai.com/api/docs/guides/image-generation (cost tables, as copied by third parties; "
+    "UNCERTAIN)"
+)
+CALCULATOR = (
+    "https://community.openai.com/t/gpt-image-2-output-pricing-calculator-online-and-in-your-code/1382699 "
+    "(OpenAI's calculator as read by a developer; UNCERTAIN)"
+)
+#: the days the prices were read: openai.md / runware.md (2026-11-24); GUIDE_PRICES and CALCULATOR (2026-11-27)
+PRICES_READ = "2026-11-24"
+GUIDE_READ = "2026-11-27"
+
+# GPT Image 2 output image tokens per image, at the three sizes every GPT image model takes (CALCULATOR;
+# 1024x1024 high and 1536x1024 high are the calculator's own outputs as quoted on launch day, the rest its
+# rule). Times $30/1M they are the published per-image prices: low $0.006 / $0.005, medium $0.053 / $0.041,
+# high $0.211 / $0.165 (PRICING, GUIDE_PRICES). UNCERTAIN: not read from OpenAI's own page.
+GPT_IMAGE_2_OUTPUT_TOKENS: dict[str, dict[str, int]] = {
+    "low": {"1024x1024": 196, "1536x1024": 158, "1024x1536": 158},
+    "medium": {"1024x1024": 1756, "1536x1024": 1372, "1024x1536": 1372},
+    "high": {"1024x1024": 7024, "1536x1024": 5488, "1024x1536": 5488},
+}
+# Any other size: the calculator's rule (catalog.TokenRule). UNCERTAIN (see CALCULATOR); it matches
+# 1792x1024 high (5063) and 3584x2048 high (12329) as the calculator gave them, where scaling the nearest
+# listed size by pixels would say 6403 and 26,000+.
+GPT_IMAGE_2_TOKEN_RULE: dict[str, Any] = {
+    "quality_factors": {"low": 16, "medium": 48, "high": 96},
+    "area_offset": 2_000_000,
+    "area_divisor": 4_000_000,
+}
+# $5/1M text in, $8/1M image in, $30/1M image out (PRICING as quoted; Runware's page lists the same).
+GPT_IMAGE_2_TOKEN_PRICES: dict[str, float] = {"text_input": 5.0e-6, "image_input": 8.0e-6, "output": 30.0e-6}
 
 # GPT Image 2 custom sizes: both edges multiples of 16, long:short <= 3:1, max edge 3840, and
 # 655,360..8,294,400 pixels ("must also satisfy current pixel and edge limits": SDK docstring; the numbers
@@ -105,6 +147,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "capability_source": SPEC,
         "price_per_image": {"standard": {"256x256": 0.016, "512x512": 0.018, "1024x1024": 0.020}},
         "price_source": "https://openai.com/api/pricing/ (2023 table, as copied in openai.md)",
+        "price_as_of": PRICES_READ,
     },
     "dall-e-3": {
         "name": "DALL·E 3",
@@ -138,6 +181,7 @@ MODELS: dict[str, dict[str, Any]] = {
             "hd": {"1024x1024": 0.080, "1792x1024": 0.120, "1024x1792": 0.120},
         },
         "price_source": "https://openai.com/api/pricing/ (2023 table); Runware's recorded cost for hd 1792x1024 is 0.12",
+        "price_as_of": PRICES_READ,
     },
     "gpt-image-1": {
         **_GPT_IMAGE_COMMON,
@@ -152,13 +196,15 @@ MODELS: dict[str, dict[str, Any]] = {
         "lifecycle_source": SDK,
         "capability_source": SPEC,
         # Only the 1024x1024 prices are in openai.md, and those "from memory" (UNCERTAIN): other sizes get
-        # no estimate rather than a guessed one.
+        # no estimate rather than a guessed one (GUIDE_PRICES has them; the model is shut down, and a
+        # [[models]] entry adds them where a scan of old code should price them).
         "price_per_image": {
             "low": {"1024x1024": 0.011},
             "medium": {"1024x1024": 0.042},
             "high": {"1024x1024": 0.167},
         },
         "price_source": "https://openai.com/api/pricing/ (2025 table from memory, UNCERTAIN: see openai.md)",
+        "price_as_of": PRICES_READ,
     },
     "gpt-image-1-mini": {
         **_GPT_IMAGE_COMMON,
@@ -173,8 +219,13 @@ MODELS: dict[str, dict[str, Any]] = {
         "successor": "gpt-image-2",
         "lifecycle_source": DEPRECATIONS,
         "capability_source": SPEC,
-        "price_per_image": None,
-        "price_source": None,
+        "price_per_image": {  # GUIDE_PRICES only (UNCERTAIN)
+            "low": {"1024x1024": 0.005, "1536x1024": 0.006, "1024x1536": 0.006},
+            "medium": {"1024x1024": 0.011, "1536x1024": 0.015, "1024x1536": 0.015},
+            "high": {"1024x1024": 0.036, "1536x1024": 0.052, "1024x1536": 0.052},
+        },
+        "price_source": GUIDE_PRICES,
+        "price_as_of": GUIDE_READ,
     },
     "gpt-image-1.5": {
         **_GPT_IMAGE_COMMON,
@@ -194,7 +245,8 @@ MODELS: dict[str, dict[str, Any]] = {
             "medium": {"1024x1024": 0.034, "1536x1024": 0.050, "1024x1536": 0.050},
             "high": {"1024x1024": 0.133, "1536x1024": 0.200, "1024x1536": 0.200},
         },
-        "price_source": "https://docs.apiyi.com (third party, as quoted in openai.md)",
+        "price_source": f"https://docs.apiyi.com (third party, as quoted in openai.md); the same in {GUIDE_PRICES}",
+        "price_as_of": PRICES_READ,
     },
     "gpt-image-2": {
         **_GPT_IMAGE_COMMON,
@@ -208,16 +260,18 @@ MODELS: dict[str, dict[str, Any]] = {
         "successor": None,
         "lifecycle_source": DEPRECATIONS,
         "capability_source": SDK,
-        # Token prices: text in $5/1M, image in $8/1M, image out $30/1M; per-image estimates at 1024x1024
-        # (openai.md §2 "Pricing": OpenAI's pricing page as quoted by third parties; Runware's GPT Image 2
-        # page, RUNWARE_GPT_IMAGE_2, lists the same figures).
-        "price_per_token": {"text_input": 5.0e-6, "image_input": 8.0e-6, "output": 30.0e-6},
-        "price_per_image": {
-            "low": {"1024x1024": 0.006},
-            "medium": {"1024x1024": 0.053},
-            "high": {"1024x1024": 0.211},
-        },
-        "price_source": f"{PRICING} (as quoted by xairouter.com, ai-primer.com and Vercel; see openai.md)",
+        # Billed by token (openai.md §2 "Pricing": OpenAI's pricing page as quoted by third parties;
+        # Runware's GPT Image 2 page, RUNWARE_GPT_IMAGE_2, lists the same figures): no per-image price, the
+        # estimate is tokens x rates. Output tokens: the table, else the rule (both UNCERTAIN, see above).
+        "price_per_token": GPT_IMAGE_2_TOKEN_PRICES,
+        "output_tokens": GPT_IMAGE_2_OUTPUT_TOKENS,
+        "output_token_rule": GPT_IMAGE_2_TOKEN_RULE,
+        "price_per_image": None,
+        "price_source": (
+            f"{PRICING} (token prices as quoted by xairouter.com, ai-primer.com and Vercel; see openai.md); "
+            f"output tokens: {CALCULATOR}"
+        ),
+        "price_as_of": PRICES_READ,
     },
 }
 
@@ -240,9 +294,16 @@ for _id in ("gpt-image-2.5-sunburst", "gpt-image-2.5-flare"):
             "output_formats": f"{SDK_3_57_PARAMS}, UNCERTAIN: gif/svg need preview access, no model named",
         },
         "capability_source": SDK,
-        "price_per_token": None,
+        # "Token rates are the same as gpt-image-2" (users.md timeline: llmgateway#3985 and others): the
+        # cost of a reply is priced from its usage. How many tokens a size and quality make (and xhigh/max)
+        # is published nowhere we read: no estimate before the call (a cap refuses it; add output_tokens
+        # or price_per_image through [[models]] to price it).
+        "price_per_token": GPT_IMAGE_2_TOKEN_PRICES,
+        "output_tokens": None,
+        "output_token_rule": None,
         "price_per_image": None,
-        "price_source": None,
+        "price_source": "users.md: token rates as gpt-image-2 (llmgateway#3985); UNCERTAIN",
+        "price_as_of": GUIDE_READ,
     }
 
 # GPT image models research/openai.md names without capabilities. The SDK 3.57 generate() docstring lists

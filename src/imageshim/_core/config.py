@@ -17,7 +17,18 @@ from typing import Any, Literal
 from imageshim._core.adapter import ProviderSettings
 from imageshim._core.errors import ConfigurationError, register_secret
 
-__all__ = ["Config", "GatewayPolicy", "LifecyclePolicy", "MappingPolicy", "RetryPolicy", "load_config"]
+__all__ = [
+    "BudgetPolicy",
+    "Config",
+    "GatewayBudgets",
+    "GatewayPolicy",
+    "KeyBudget",
+    "LifecyclePolicy",
+    "MappingPolicy",
+    "RetryPolicy",
+    "RoutingPolicy",
+    "load_config",
+]
 
 ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | None
 # (a ready Config is accepted too: see load_config)
@@ -46,6 +57,25 @@ class MappingPolicy:
     variation_prompt: str = DEFAULT_VARIATION_PROMPT
     #: with url = "hosted": what the URLs are, for the warning (the gateway says how long and where they live)
     hosted_note: str = "hosted by the imageshim gateway, for a limited time"
+    #: ``quality = "price-parity"``: a quality the target lacks becomes its highest quality that costs no
+    #: more than the requested model charged (``quality`` above then applies only where parity cannot)
+    price_parity: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class BudgetPolicy:
+    """``[budget]``: a call whose estimate is above ``max_usd_per_call`` is refused before any network call
+    (:class:`~imageshim.BudgetExceededError`); so is a call the catalog cannot price. None: no cap."""
+
+    max_usd_per_call: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RoutingPolicy:
+    """``[routing]``: ``prefer = "cheapest"`` tries a route's targets from the lowest estimate up (ties, and
+    targets without one, keep the configured order, priced ones first); "order": as configured."""
+
+    prefer: Literal["order", "cheapest"] = "order"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +94,22 @@ class RetryPolicy:
     #: wire requests of one call in flight at once when n is split into several (1: one after another);
     #: the sync and the async client both honour it, each adapter may allow fewer
     concurrency: int = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyBudget:
+    """What one client key may spend, in US dollars per UTC day and month (None: no budget)."""
+
+    usd_per_day: float | None = None
+    usd_per_month: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class GatewayBudgets(KeyBudget):
+    """``[gateway.budgets]``: every client key's budgets, and overrides for some keys by their label (the
+    access log's ``client``: a salted hash, never the key). README, "Budgets per client key"."""
+
+    keys: Mapping[str, KeyBudget] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +157,8 @@ class GatewayPolicy:
     s3_prefix: str = "imageshim/"
     s3_endpoint: str | None = None
     s3_region: str | None = None
+    #: ``[gateway.budgets]``: per-client-key budgets per UTC day and month (none by default)
+    budgets: GatewayBudgets = GatewayBudgets()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +168,8 @@ class Config:
     mapping: MappingPolicy = MappingPolicy()
     retry: RetryPolicy = RetryPolicy()
     gateway: GatewayPolicy = GatewayPolicy()
+    budget: BudgetPolicy = BudgetPolicy()
+    routing: RoutingPolicy = RoutingPolicy()
     providers: Mapping[str, ProviderSettings] = dataclasses.field(default_factory=dict)
     models: tuple[Mapping[str, Any], ...] = ()
     #: IMAGESHIM_ADAPTER: send every route to this provider (the model mapping still applies)
@@ -133,6 +183,15 @@ class Config:
 
 def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
     key = ".".join(str(p) for p in error["loc"])
+    if tuple(error["loc"][:3]) == ("gateway", "budgets", "keys"):
+        # Budgets name a client key by its label; what was written instead may be the key itself: neither
+        # the name nor the value is shown.
+        problem = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        return "gateway.budgets.keys", (
+            f"{problem} (the name written is not shown): each entry is named by a client key's label (12 "
+            "hex characters, the access log's client field), never by the key, and holds usd_per_day and "
+            "usd_per_month"
+        )
     if error["type"] == "extra_forbidden":
         return key, "unknown key"
     value = error.get("input")
@@ -214,14 +273,17 @@ def load_config(config: ConfigSource | Config = None) -> Config:
         routes={k: tuple(v) for k, v in parsed.routes.items()},
         lifecycle=LifecyclePolicy(**parsed.lifecycle.model_dump()),
         mapping=MappingPolicy(
-            quality={**DEFAULT_QUALITY_MAP, **m.quality},
+            quality={**DEFAULT_QUALITY_MAP, **(m.quality if isinstance(m.quality, dict) else {})},
             style=m.style,
             url=m.url,
             url_dir=Path(m.url_dir),
             variations=m.variations,
             variation_prompt=m.variation_prompt,
+            price_parity=m.quality == "price-parity",
         ),
         retry=RetryPolicy(**parsed.retry.model_dump()),
+        budget=BudgetPolicy(**parsed.budget.model_dump()),
+        routing=RoutingPolicy(**parsed.routing.model_dump()),
         gateway=gateway_policy(parsed.gateway.model_dump()),
         providers=providers,
         models=tuple(parsed.models),
@@ -232,8 +294,15 @@ def load_config(config: ConfigSource | Config = None) -> Config:
 
 def gateway_policy(raw: dict[str, Any]) -> GatewayPolicy:
     """The ``[gateway]`` policy from its validated table (``GatewayTable.model_dump()``)."""
+    budgets = dict(raw.get("budgets") or {})
+    keys = {label: KeyBudget(**limits) for label, limits in (budgets.pop("keys", None) or {}).items()}
     return GatewayPolicy(
-        **{**raw, "store_dir": Path(raw["store_dir"]), "cors_origins": tuple(raw["cors_origins"])}
+        **{
+            **raw,
+            "store_dir": Path(raw["store_dir"]),
+            "cors_origins": tuple(raw["cors_origins"]),
+            "budgets": GatewayBudgets(**budgets, keys=keys),
+        }
     )
 
 

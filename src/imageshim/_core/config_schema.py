@@ -5,9 +5,9 @@ Imported only when a configuration is loaded, so that ``import imageshim`` does 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from imageshim._core.config import DEFAULT_VARIATION_PROMPT
 
@@ -24,12 +24,31 @@ class _Lifecycle(_Strict):
 
 
 class _Mapping(_Strict):
-    quality: dict[str, str] = Field(default_factory=dict)
+    quality: dict[str, str] | Literal["price-parity"] = Field(default_factory=dict)
     style: Literal["drop", "prompt"] = "drop"
     url: Literal["data-uri", "file", "error"] = "data-uri"
     url_dir: str = ".imageshim/images"
     variations: Literal["edit", "error"] = "edit"
     variation_prompt: str = Field(DEFAULT_VARIATION_PROMPT, min_length=1, max_length=4000)
+
+    @field_validator("quality", mode="before")
+    @classmethod
+    def _quality(cls, value: Any) -> Any:
+        tabled = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        if value == "price-parity" or tabled:
+            return value
+        raise ValueError(
+            'must be "price-parity" or a table from the asked quality to the one sent, such as '
+            '{ standard = "medium", hd = "high" }'
+        )
+
+
+class _Budget(_Strict):
+    max_usd_per_call: float | None = Field(None, gt=0, le=1e6)
+
+
+class _Routing(_Strict):
+    prefer: Literal["order", "cheapest"] = "order"
 
 
 class _Retry(_Strict):
@@ -52,6 +71,21 @@ class _Provider(_Strict):
     organization: str | None = None
     project: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+
+
+#: a client key's label in the access log and metrics (``record.client_hash``), or "anonymous" (no keys)
+_CLIENT_LABEL = r"^([0-9a-f]{12}|anonymous)$"
+
+
+class _KeyBudget(_Strict):
+    usd_per_day: float | None = Field(None, ge=0, le=1e9)
+    usd_per_month: float | None = Field(None, ge=0, le=1e9)
+
+
+class _Budgets(_KeyBudget):
+    keys: dict[Annotated[str, StringConstraints(pattern=_CLIENT_LABEL)], _KeyBudget] = Field(
+        default_factory=dict
+    )
 
 
 class GatewayTable(_Strict):
@@ -79,6 +113,7 @@ class GatewayTable(_Strict):
     s3_prefix: str = Field("imageshim/", max_length=512)
     s3_endpoint: str | None = Field(None, pattern=r"^https?://")
     s3_region: str | None = None
+    budgets: _Budgets = Field(default_factory=_Budgets)
 
 
 class ConfigFile(_Strict):
@@ -87,5 +122,7 @@ class ConfigFile(_Strict):
     mapping: _Mapping = Field(default_factory=_Mapping)
     retry: _Retry = Field(default_factory=_Retry)
     gateway: GatewayTable = Field(default_factory=GatewayTable)
+    budget: _Budget = Field(default_factory=_Budget)
+    routing: _Routing = Field(default_factory=_Routing)
     providers: dict[str, _Provider] = Field(default_factory=dict)
     models: list[dict[str, Any]] = Field(default_factory=list)

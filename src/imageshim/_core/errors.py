@@ -10,6 +10,7 @@ Names mirror the ``openai`` SDK so that porting an ``except`` clause is an impor
     └── APIError                        anything that went wrong with a request
         ├── APIStatusError              the provider (or the shim, before I/O) refused it
         │   ├── BadRequestError         400: invalid value, prompt too long, moderation
+        │   │   └── BudgetExceededError the estimate is above [budget] max_usd_per_call (no I/O)
         │   ├── AuthenticationError     401
         │   ├── PermissionDeniedError   402/403: no credits, no access
         │   ├── NotFoundError           404
@@ -22,6 +23,8 @@ Names mirror the ``openai`` SDK so that porting an ``except`` clause is an impor
                                         image was made (and billed): never sent again; names the tasks
 
 ``ModelRetiredError`` is also a ``BadRequestError`` so that code catching the SDK's 400 still catches it.
+So is ``BudgetExceededError``: the same request can never fit the cap, so it is a 400 that no client
+retries (a 429 would be retried by the SDKs), with ``code = "budget_exceeded"``.
 
 Every status error carries ``status_code``, ``code``, ``param``, ``provider``, ``request_id`` and
 ``retry_after``. Errors never carry API keys: every value a provider sent that an error copies (the
@@ -49,6 +52,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "ConfigurationError",
     "ImageShimError",
     "InternalServerError",
@@ -351,6 +355,30 @@ class ModelRetiredError(BadRequestError):
         kwargs.setdefault("param", "model")
         kwargs.setdefault("model_unavailable", True)
         super().__init__(message, **kwargs)
+
+
+class BudgetExceededError(BadRequestError):
+    """The call's estimate is above ``[budget] max_usd_per_call``, or the catalog cannot price it while a cap
+    is set: refused before any network call. ``estimate_usd`` (None: no price known), ``cap_usd``,
+    ``target`` (the route's first target), and ``fits``: the cheapest change that fits the cap, e.g.
+    ``{"quality": "medium", "size": "1024x1024", "estimate_usd": 0.0528}``, or None when none does."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        estimate_usd: float | None,
+        cap_usd: float,
+        target: str,
+        fits: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("code", "budget_exceeded")
+        super().__init__(message, **kwargs)
+        self.estimate_usd = estimate_usd
+        self.cap_usd = cap_usd
+        self.target = target
+        self.fits = fits
 
 
 class PartialResultError(APIError):

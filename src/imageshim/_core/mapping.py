@@ -16,6 +16,7 @@ output are not streamed (a 400) and take no ``output_compression`` or ``partial_
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +25,7 @@ from imageshim._core.catalog import Catalog, ModelSpec, builtin_catalog
 from imageshim._core.config import MappingPolicy
 from imageshim._core.cost import Estimate, estimate_images
 from imageshim._core.errors import BadRequestError
+from imageshim._core.parity import parity_quality
 from imageshim._core.sizes import fit_size, parse_size
 from imageshim._core.warnings import WarningRecord
 
@@ -62,10 +64,16 @@ class MappedRequest:
     url_mode: UrlMode | None
     warnings: tuple[WarningRecord, ...]
 
-    @property
+    @functools.cached_property
     def estimate(self) -> Estimate | None:
-        """What this target would charge for the whole request, from the catalog's prices (None: unknown)."""
-        return estimate_images(self.spec, self.template.size, self.template.quality, self.n)
+        """What this target would charge for the whole request, from the catalog's prices (None: unknown).
+
+        The call as it will be sent: its size, quality, n and prompt (text tokens on token-billed models);
+        an edit's input images are noted, not priced (see :mod:`imageshim._core.cost`)."""
+        call = self.template
+        return estimate_images(
+            self.spec, call.size, call.quality, self.n, prompt=call.prompt, input_images=len(call.images)
+        )
 
     def calls(self) -> list[ImageCall]:
         """The calls that make up ``n`` images, each with a fresh ``call_id``."""
@@ -104,6 +112,7 @@ class _Mapper:
         self.policy = policy
         self.target = target
         self.warnings: list[WarningRecord] = []
+        self.requested = requested
         # Redirected to another model, a caller who left size or quality out still gets what the model
         # they asked for would have made (DALL·E 3: 1024x1024, standard), not the new model's "auto".
         self.inherits = requested if requested is not None and requested.id != spec.id else None
@@ -165,11 +174,26 @@ class _Mapper:
         assert parsed is not None
         return parsed
 
-    def quality(self) -> str | None:
+    def quality(self, size: str | None) -> str | None:
+        """``size``: the size that will be sent (None: auto), what price parity compares at."""
         spec = self.spec
         quality, named = self.inherited("quality", quote=True)
         if quality is None or quality in spec.qualities:
             return quality
+        parity = ""
+        if self.policy.price_parity:
+            asked_size, _ = self.inherited("size", quote=False)
+            prompt = self.folded(self.request.prompt) or self.request.prompt
+            choice = parity_quality(
+                self.requested, quality, asked_size, spec, self.target, size, self.request.n, prompt
+            )
+            if choice.quality is not None:
+                reason = (
+                    f"quality {named} is not offered by {spec.id}; sent {choice.quality!r} ({choice.reason})"
+                )
+                self.changed("quality", quality, choice.quality, reason)
+                return choice.quality
+            parity = f" ({choice.reason})"
         table = _TO_DALLE_QUALITY if "hd" in spec.qualities else {**_TO_GPT_QUALITY, **self.policy.quality}
         applied = table.get(quality)
         if applied not in spec.qualities:
@@ -180,17 +204,28 @@ class _Mapper:
                 return None
             applied = spec.default_quality
         self.changed(
-            "quality", quality, applied, f"quality {named} is not offered by {spec.id}; sent {applied!r}"
+            "quality",
+            quality,
+            applied,
+            f"quality {named} is not offered by {spec.id}; sent {applied!r}{parity}",
         )
         return applied
+
+    def folded(self, prompt: str) -> str | None:
+        """``prompt`` with the style folded in, when style = "prompt" applies and it fits; else None."""
+        style = self.request.style
+        if style is None or style in self.spec.styles or self.policy.style != "prompt":
+            return None
+        folded = f"{prompt}\n\n{STYLE_HINTS[style]}"
+        return folded if len(folded) <= self.spec.prompt_max else None
 
     def style(self, prompt: str) -> tuple[str | None, str]:
         spec, style = self.spec, self.request.style
         if style is None or style in spec.styles:
             return style, prompt
         if self.policy.style == "prompt":
-            folded = f"{prompt}\n\n{STYLE_HINTS[style]}"
-            if len(folded) <= spec.prompt_max:
+            folded = self.folded(prompt)
+            if folded is not None:
                 self.changed(
                     "style",
                     style,
@@ -359,7 +394,7 @@ def map_request(
     m = _Mapper(request, spec, policy, target, default_url, requested, catalog)
     prompt = m.prompt()
     width, height = m.size()
-    quality = m.quality()
+    quality = m.quality(f"{width}x{height}" if width and height else None)
     style, prompt = m.style(prompt)
     response_format, url_mode = m.response_format()
     output_format = m.output_format()

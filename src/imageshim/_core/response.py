@@ -80,8 +80,13 @@ class ShimReport(BaseModel):
     route: str
     requested_model: str
     warnings: list[WarningRecord] = Field(default_factory=list)
+    #: what was charged: provider-reported, else estimated from the reply's usage or the catalog's prices
     cost_usd: float | None = None
     cost_source: str | None = None
+    #: what the call was estimated to cost before anything was sent (the plan's estimate for the target
+    #: that served it), and how that estimate was made (prices, their source and date, approximations)
+    estimate_usd: float | None = None
+    estimate_source: str | None = None
     attempts: list[Attempt] = Field(default_factory=list)
     #: errors of calls that failed while others succeeded (partial results)
     failures: list[dict[str, Any]] = Field(default_factory=list)

@@ -1,4 +1,5 @@
-"""The ``imageshim`` command: ``generate``, ``models``, ``serve`` and ``scan`` (:mod:`imageshim._scan.command`).
+"""The ``imageshim`` command: ``generate``, ``estimate`` (:mod:`.cli_estimate`), ``models``, ``serve`` and
+``scan`` (:mod:`imageshim._scan.command`).
 
 ``generate`` writes the image files and prints where, the route and every warning. With no provider key
 and no config it runs on the mock adapter and says so (the library itself never does that silently).
@@ -84,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     from imageshim._scan.command import add_parser as add_scan
 
     add_scan(sub)
+    from imageshim._frontends.cli_estimate import add_parser as add_estimate
+
+    add_estimate(sub)
     return parser
 
 
@@ -96,6 +100,10 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
             return _generate(args, clock, sys.stdout, sys.stderr)
         if args.command == "models":
             return _models(args, clock or date.today, sys.stdout)
+        if args.command == "estimate":
+            from imageshim._frontends.cli_estimate import run as estimate
+
+            return estimate(args, clock, sys.stdout, sys.stderr)
         if args.command == "scan":
             from imageshim._scan.command import run as scan
 
@@ -155,6 +163,7 @@ def _generate(args: argparse.Namespace, clock: Clock | None, out: TextIO, err: T
         "mock": mocked or resp.imageshim.route.startswith("mock:"),
         "warnings": [w.to_dict() for w in resp.imageshim.warnings],
         "cost_usd": resp.imageshim.cost_usd,
+        "estimate_usd": resp.imageshim.estimate_usd,
     }
     if args.json:
         print(json.dumps(report, indent=2), file=out)
@@ -166,6 +175,8 @@ def _generate(args: argparse.Namespace, clock: Clock | None, out: TextIO, err: T
     print(f"route: {report['route']} (requested {report['requested_model']})", file=out)
     for record in resp.imageshim.warnings:
         print(f"warning: {record.category.__name__}: {record.reason}", file=out)
+    if resp.imageshim.estimate_usd is not None:
+        print(f"estimate before the call: ${resp.imageshim.estimate_usd:.4f}", file=out)
     if resp.imageshim.cost_usd is not None:
         if report["mock"]:
             print(

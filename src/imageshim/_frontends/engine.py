@@ -1,7 +1,8 @@
 """The engine: configuration, catalog and adapters held once per client; plans requests.
 
 ``plan`` does everything that can fail without I/O (validation, routing, lifecycle, mapping for every
-target of the route), so an invalid request never reaches the network. Execution is :mod:`imageshim._core.policy`
+target of the route, then :func:`~imageshim._core.budget.spend_policy`: cheapest-first order and the
+per-call cap), so an invalid or over-budget request never reaches the network. Execution is :mod:`imageshim._core.policy`
 (driven by :mod:`imageshim._plumbing.drive`); the response is built by :mod:`.render`.
 """
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from imageshim._core.adapter import ImageAdapter
+from imageshim._core.budget import spend_policy
 from imageshim._core.catalog import Catalog, ModelSpec, builtin_catalog
 from imageshim._core.config import Config, ConfigSource, load_config
 from imageshim._core.edit import EditInputs, map_edit
@@ -100,7 +102,17 @@ class Engine:
         self, request: ImageRequest, timeout: float | None = None, edit: EditInputs | None = None
     ) -> Plan:
         """Everything decided before I/O, for every target of the route; ``edit``: the inputs of an edit
-        (checked against each target: one that cannot make it is left out, the first must)."""
+        (checked against each target: one that cannot make it is left out, the first must). The targets
+        are then ordered and held to the budget (:func:`~imageshim._core.budget.spend_policy`)."""
+        mapped = self.map_targets(request, edit)
+        return Plan(
+            request, spend_policy(mapped, self.config.budget, self.config.routing), timeout, edit=edit
+        )
+
+    def map_targets(self, request: ImageRequest, edit: EditInputs | None = None) -> list[MappedRequest]:
+        """Every target of the route that can take ``request``, mapped, in the configured order (each with
+        its ``estimate``). The route's first target must take it as asked; with ``[routing] prefer =
+        "cheapest"`` any may, since the order is the estimates' (the first refusal is raised if none can)."""
         day = self.clock()
         key = (request.model, day)
         targets = self._targets.get(key)
@@ -112,6 +124,8 @@ class Engine:
         requested = self.catalog.get(request.model)
         default_url = requested is not None and requested.response_formats[:1] == ("url",)
         mapped: list[MappedRequest] = []
+        refusals: list[APIStatusError] = []
+        any_first = self.config.routing.prefer == "cheapest"
         for index, target in enumerate(targets):
             try:
                 one = map_request(
@@ -129,9 +143,12 @@ class Engine:
                     one = map_edit(edit, one, adapter_edits=supported)
                 mapped.append(one)
             except APIStatusError as exc:  # refused by the mapping, or a model the provider does not serve
-                if index == 0:
+                if index == 0 and not any_first:
                     raise  # the route's first target must take the request as asked
                 # A fallback that cannot serve this request is left out of this call's plan; the
                 # request still goes where it was routed first.
+                refusals.append(exc)
                 logger.info("imageshim: fallback %s skipped for this request: %s", target.name, exc.message)
-        return Plan(request, tuple(mapped), timeout, edit=edit)
+        if not mapped and refusals:
+            raise refusals[0]
+        return mapped

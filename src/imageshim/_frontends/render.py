@@ -1,7 +1,8 @@
 """The one renderer: what execution produced -> the response, and the response -> a JSON body or SSE events.
 
 :func:`build` turns an :class:`~._policy.Outcome` into the OpenAI-shaped :class:`ImagesResponse` with the
-shim's report (URLs made for callers who want them, usage summed, cost, the partial-result warning).
+shim's report (URLs made for callers who want them, usage summed, cost charged beside the estimate made
+before the call, the partial-result warning).
 :func:`json_body` and :func:`sse_body` render that same response: every image of the JSON reply is an
 ``image_generation.completed`` event of the stream, with its bytes, whatever form the JSON reply gives it
 (a streamed reply carries exactly the images a JSON reply would).
@@ -38,6 +39,7 @@ def build(plan: Plan, outcome: Outcome, mapping: MappingPolicy) -> ImagesRespons
     images = [_image(img, mapped, fmt, mapping) for r in outcome.results for img in r.images]
     usage = _usage(outcome.results)
     cost, cost_source = _cost(outcome.results, mapped, usage)
+    estimate = mapped.estimate
     warnings = list(mapped.warnings)
     if mapped.url_mode is None:  # base64 was asked for
         linked = sum(1 for image in images if image.b64_json is None and image.url is not None)
@@ -62,6 +64,8 @@ def build(plan: Plan, outcome: Outcome, mapping: MappingPolicy) -> ImagesRespons
         warnings=warnings,
         cost_usd=cost,
         cost_source=cost_source,
+        estimate_usd=estimate.usd if estimate is not None else None,
+        estimate_source=estimate.explain() if estimate is not None else None,
         attempts=outcome.attempts,
         failures=[_failure(e) for e in outcome.failures],
     )
@@ -233,9 +237,14 @@ def _cost(
         return round(est, 6), f"estimate from token usage ({spec.price_source})"
     count = sum(len(r.images) for r in results)
     size = _first(results, "size") or mapped.template.size
-    priced = estimate_images(spec, size, mapped.template.quality, count)
+    call = mapped.template
+    priced = estimate_images(
+        spec, size, call.quality, count, prompt=call.prompt, input_images=len(call.images)
+    )
     if priced is None:
         return None, None
+    if priced.basis == "tokens":
+        return priced.usd, f"estimate from the catalog's token prices, no usage reported ({priced.explain()})"
     return priced.usd, f"estimate from the catalog's per-image price ({spec.price_source})"
 
 

@@ -32,19 +32,28 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-from imageshim._core.config import Config, ConfigSource, GatewayPolicy, load_config
+from imageshim._core.config import Config, ConfigSource, load_config
 from imageshim._core.errors import register_secret
 from imageshim._core.media import SVG_MEDIA_TYPE, is_svg, sniff
 from imageshim._core.warnings import logger
 from imageshim._frontends.engine import Engine
 from imageshim._frontends.gateway.addresses import gateway_keys, is_loopback, normalise_public_url, origin
-from imageshim._frontends.gateway.build import hosting_config, make_intents, make_store
+from imageshim._frontends.gateway.build import (
+    announce_budgets,
+    hosting_config,
+    kept_file,
+    labels,
+    make_budgets,
+    make_intents,
+    make_store,
+)
 from imageshim._frontends.gateway.headers import EXPOSED
 from imageshim._frontends.gateway.images import Answer, Images
 from imageshim._frontends.gateway.intent import Intents, IntentState
 from imageshim._frontends.gateway.record import AccessRecord, client_hash, hash_salt
 from imageshim._frontends.gateway.runtime import Runtime
-from imageshim._frontends.gateway.store import FileStore, ImageStore, MemoryStore, Stored, StoreUnavailable
+from imageshim._frontends.gateway.spend import Spending
+from imageshim._frontends.gateway.store import ImageStore, MemoryStore, Stored, StoreUnavailable
 from imageshim._frontends.wire import WireHandler, WireResponse, error_response
 
 __all__ = ["create_app", "gateway_keys", "is_loopback", "make_intents", "make_store", "normalise_public_url"]
@@ -64,13 +73,15 @@ def create_app(
     public_url: str | None = None,
     runtime: Runtime | None = None,
     now: Callable[[], float] = time.monotonic,
+    wall: Callable[[], float] = time.time,
 ) -> Any:
     """The ASGI app. ``config``'s ``[gateway]`` table sets the limits, the store and CORS; the keyword
     arguments override it. ``keys``: accepted bearer keys (default: IMAGESHIM_GATEWAY_KEYS; empty = no
     auth). ``public_url``: the base URL clients reach the gateway at (no ``/v1``), for hosted image URLs
     and 404 hints; default: the address the server is bound to (the ASGI ``server`` of each connection),
     never the client's ``Host`` header. ``runtime``: shared with the server (drain); ``now``: the
-    monotonic clock of the intents and the store.
+    monotonic clock of the intents and the store; ``wall``: Unix seconds, whose UTC day and month are the
+    windows of ``[gateway.budgets]``.
     """
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
@@ -93,7 +104,6 @@ def create_app(
     )
     state = runtime or Runtime()
     intents = make_intents(policy, images_store.ttl_seconds, now=now)
-    images = Images(engine, handler, images_store, intents, state, policy)
     metrics = GatewayMetrics(
         store_bytes=images_store.bytes_used, known_models=lambda model: engine.catalog.get(model) is not None
     )
@@ -101,7 +111,14 @@ def create_app(
     for key in configured:
         register_secret(key)  # a client's key is redacted wherever the shim would print it
     accepted = [k.encode() for k in configured]
-    salt = hash_salt(configured, os.environ.get("IMAGESHIM_CLIENT_HASH_SALT"))
+    salt_setting = os.environ.get("IMAGESHIM_CLIENT_HASH_SALT")
+    salt = hash_salt(configured, salt_setting)
+    budgets = make_budgets(policy, intents, images_store, wall=wall)
+    if budgets is not None:
+        kept = policy.state is not None or kept_file(images_store, policy, ".budgets") is not None
+        announce_budgets(budgets, labels(configured, salt), salted=bool(salt_setting), kept=kept)
+    spending = None if budgets is None else Spending(budgets, metrics)
+    images = Images(engine, handler, images_store, intents, state, policy, spending=spending)
     public_setting = public_url if public_url is not None else policy.public_url
     public = None if public_setting is None else normalise_public_url(public_setting)
 
@@ -317,7 +334,7 @@ def create_app(
     async def lifespan(app: Any) -> AsyncIterator[None]:
         # With a file store and no shared state, the replies kept for retries outlive a restart too (a
         # client that timed out before a redeploy gets its image from the next process, not a new one).
-        kept = _replies_file(images_store, policy) if isinstance(intents, Intents) else None
+        kept = kept_file(images_store, policy, ".replies") if isinstance(intents, Intents) else None
         if kept is not None and isinstance(intents, Intents):
             loaded = intents.load(kept, time.time())
             if loaded:
@@ -333,6 +350,8 @@ def create_app(
                     intents.save(kept, time.time())
                 except OSError as exc:
                     logger.error("imageshim gateway: the stored replies could not be kept (%s)", exc)
+            if budgets is not None:
+                await budgets.ledger.close()
             await intents.close()
             images_store.close()
 
@@ -341,15 +360,8 @@ def create_app(
     app.state.metrics = metrics
     app.state.intents = intents
     app.state.store = images_store
+    app.state.budgets = budgets
     return app
-
-
-def _replies_file(store: ImageStore, policy: GatewayPolicy) -> Path | None:
-    """Where a file store's gateway keeps its stored replies across a restart (beside the images)."""
-    if not isinstance(store, FileStore):
-        return None
-    directory = Path(policy.store_dir)
-    return directory.parent / f"{directory.name}.replies"
 
 
 async def _sweep(store: ImageStore, intents: IntentState, every: float = 60.0) -> None:

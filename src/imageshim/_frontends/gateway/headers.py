@@ -1,4 +1,6 @@
-"""Headers a client can see on image replies: the requested and served model, and the requested model's
+"""Headers a client can see on image replies: the requested and served model, what the call costs (the
+estimate before anything is sent, ``x-imageshim-estimate-usd``, beside the cost charged,
+``x-imageshim-cost-usd``; a budget's refusal names its window and when it resets), and the requested model's
 lifecycle as the HTTP standards say it.
 
 - ``Deprecation: @<unix-seconds>`` (RFC 9745: a structured-field date, never ``true``): when the model was
@@ -36,6 +38,9 @@ EXPOSED = (
     "x-imageshim-route",
     "x-imageshim-warnings",
     "x-imageshim-cost-usd",
+    "x-imageshim-estimate-usd",
+    "x-imageshim-budget-window",
+    "x-imageshim-budget-resets-at",
     "x-imageshim-requested-model",
     "x-imageshim-model",
     "x-imageshim-successor",

@@ -2,9 +2,11 @@
 
 Each image request goes: body (bounded in size and time) -> plan (every refusal before any I/O) -> intent
 (join or replay the generation it repeats: :mod:`.intent`) -> admission (the client key's concurrency
-limit and its room in the image store, both before anything is paid) -> a generation task of its own
-(:func:`Images.generate`, which the request only waits for: a client that leaves does not cancel it) ->
-the reply, or at the drain deadline a 503 that says the result is unknown.
+limit, its room in the image store and its budget (:mod:`.budgets`: the estimate is reserved), all
+before anything is paid) -> a generation task of its own (:func:`Images.generate`, which the request only
+waits for: a client that leaves does not cancel it; it settles the budget when it ends) -> the reply, or at
+the drain deadline a 503 that says the result is unknown. Every reply to a planned request carries the
+plan's estimate (``x-imageshim-estimate-usd``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from imageshim._core.errors import ImageShimError, redact
 from imageshim._core.warnings import WarningRecord, logger
 from imageshim._frontends import orchestrate
 from imageshim._frontends.engine import Engine, Plan
+from imageshim._frontends.gateway.budgets import Hold, estimate_headers
 from imageshim._frontends.gateway.headers import lifecycle_headers, model_headers
 from imageshim._frontends.gateway.hosting import host_images
 from imageshim._frontends.gateway.intent import (
@@ -37,6 +40,7 @@ from imageshim._frontends.wire import WireHandler, WireResponse, error_response
 
 if TYPE_CHECKING:
     from imageshim._core.response import Attempt, ImagesResponse
+    from imageshim._frontends.gateway.spend import Spending
 
 __all__ = ["Answer", "Images"]
 
@@ -115,6 +119,8 @@ class Images:
         intents: IntentState,
         runtime: Runtime,
         policy: GatewayPolicy,
+        *,
+        spending: Spending | None = None,
     ) -> None:
         self.engine = engine
         self.handler = handler
@@ -122,6 +128,8 @@ class Images:
         self.intents = intents
         self.runtime = runtime
         self.policy = policy
+        #: ``[gateway.budgets]`` (None: no key has a budget)
+        self.spending = spending
 
     async def answer(
         self,
@@ -137,7 +145,21 @@ class Images:
         prepared = self.handler.prepare(method, path, body, base_url=base_url, content_type=content_type)
         if isinstance(prepared, WireResponse):
             return Answer(prepared)
-        plan = prepared
+        answer = await self._answer(prepared, method, path, body, owner, base_url, content_type, headers)
+        answer.headers = {**answer.headers, **estimate_headers(prepared)}
+        return answer
+
+    async def _answer(
+        self,
+        plan: Plan,
+        method: str,
+        path: str,
+        body: bytes,
+        owner: str,
+        base_url: str,
+        content_type: str | None,
+        headers: Any,
+    ) -> Answer:
         requested = plan.request.model
         key = headers.get("idempotency-key")
         if key is not None and not (0 < len(key) <= _MAX_IDEMPOTENCY_KEY and key.isprintable()):
@@ -180,13 +202,13 @@ class Images:
             if isinstance(begun, Join):
                 future, intent = begun.future, begun.kind
             else:
-                full = self._no_room(owner, plan)
-                if full is not None:
-                    await self.intents.abandon(
-                        begun, Reply(full.status, full.headers, full.body, replay_for=0.0)
-                    )
-                    return Answer(full, requested_model=requested)
-                future, intent = self.intents.run(begun, self.generate(plan, owner, base_url)), "new"
+                admitted = self._no_room(owner, plan) or await self._reserve(owner, plan)
+                if isinstance(admitted, WireResponse):
+                    dropped = Reply(admitted.status, admitted.headers, admitted.body, replay_for=0.0)
+                    await self.intents.abandon(begun, dropped)
+                    return Answer(admitted, requested_model=requested)
+                run, hold = admitted if admitted is not None else (plan, None)
+                future, intent = self.intents.run(begun, self.generate(run, owner, base_url, hold)), "new"
             reply = await self._wait(future)
             if reply is _CUT:
                 return Answer(self._cut(), requested_model=requested, intent=intent)
@@ -223,6 +245,16 @@ class Images:
             headers={"retry-after": str(seconds), "x-should-retry": "true"},
         )
 
+    async def _reserve(self, owner: str, plan: Plan) -> tuple[Plan, Hold] | WireResponse | None:
+        """The key's budget (:class:`.spend.Spending`): the plan to run and its reservation, a refusal, or
+        None (no budget)."""
+        if self.spending is None:
+            return None
+        try:
+            return await self.spending.reserve(owner, plan)
+        except StateUnavailable as exc:
+            return _state_unavailable(str(exc))
+
     def _owner_lost(self) -> WireResponse:
         return error_response(
             503,
@@ -257,31 +289,38 @@ class Images:
         )
 
     # ----- the generation ------------------------------------------------------------------------------
-    async def generate(self, plan: Plan, owner: str, base_url: str) -> Reply:
-        """Run ``plan`` to its reply. Never raises: every outcome is a reply that can be stored and sent
-        to each request that joins it."""
+    async def generate(self, plan: Plan, owner: str, base_url: str, hold: Hold | None = None) -> Reply:
+        """Run ``plan`` to its reply, and settle ``hold`` (its budget reservation) to what it is charged.
+        Never raises: every outcome is a reply that can be stored and sent to each request that joins it."""
         requested = plan.request.model
         extra = {
             **model_headers(requested, None),
             **lifecycle_headers(self.engine.catalog.get(requested), self.engine.clock()),
+            **estimate_headers(plan),
         }
+        response: ImagesResponse | None = None
+        error: BaseException | None = None
         try:
             try:
                 response = await orchestrate.arun(self.engine, plan)
             except ImageShimError as exc:
+                error = exc
                 records = orchestrate.warnings_for(plan, exc)
                 wire = self.handler.failed(exc, records)
                 generation = _generation(None, 0, None, getattr(exc, "attempts", []), records)
             else:
-                wire = await self._success(plan, response, owner, base_url)
                 report = response.imageshim
                 generation = _generation(
                     report.route, len(response.data), report.cost_usd, report.attempts, report.warnings
                 )
-                extra.update(model_headers(requested, response.imageshim.route))
-        except Exception:
+                extra.update(model_headers(requested, report.route))
+                wire = await self._success(plan, response, owner, base_url)
+        except Exception as exc:
+            error = exc
             wire = self.handler.crashed("POST", "/v1/images")
             generation = None
+        if hold is not None and self.spending is not None:  # before the reply: the next request sees it
+            await self.spending.settle(hold, plan, response, error)
         replay_for, wait_for = replay_seconds(
             wire.status,
             _code(wire),

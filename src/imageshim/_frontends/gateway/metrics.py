@@ -14,6 +14,12 @@ apps in one process (tests, a host mounting two gateways) do not collide::
     imageshim_recoveries_total{served_model}                                 once per generation
     imageshim_warnings_total{category}                                       once per generation
     imageshim_cost_usd_total{client, served_model}                           once per generation
+    imageshim_budget_spent_usd{client, window}                               gauge: a key's current UTC day
+                                                                             or month, as this replica last
+                                                                             saw it ([gateway.budgets])
+    imageshim_budget_reserved_usd{client, window}                            gauge: held for generations
+                                                                             in flight, likewise
+    imageshim_budget_refusals_total{client, window}                          429 insufficient_quota
     imageshim_in_flight_requests                                             gauge (the app's middleware)
     imageshim_store_bytes                                                    gauge, read at each scrape
                                                                              (only with ``store_bytes``)
@@ -21,7 +27,9 @@ apps in one process (tests, a host mounting two gateways) do not collide::
 "Once per generation": a request that joined a generation already in flight, or was replayed from a stored
 one (``record.joined``), counts in ``requests_total``, the duration and ``joined_requests_total``, and nothing
 at the providers again. ``client`` is the client key's hash (``"anonymous"`` without keys), never the key;
-models absent are ``""``; ``status`` is the HTTP status as a string.
+models absent are ``""``; ``status`` is the HTTP status as a string; ``window`` is ``day`` or ``month``. The
+budget metrics are set by the budgets (:meth:`GatewayMetrics.budget`, :meth:`GatewayMetrics.refused`)
+when a key reserves, settles or is refused, not from the access record.
 
 Cardinality: every label value is bounded, since each distinct value is a series kept for the life of the
 process. ``requested_model`` is what a client typed: with ``known_models`` (e.g. the catalog's lookup) a model
@@ -37,6 +45,7 @@ import contextlib
 import math
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -48,6 +57,9 @@ from prometheus_client import (
 )
 
 from imageshim._frontends.gateway.record import AccessRecord
+
+if TYPE_CHECKING:
+    from imageshim._frontends.gateway.budgets import Kind, Tally
 
 __all__ = ["DURATION_BUCKETS", "OTHER", "GatewayMetrics"]
 
@@ -157,6 +169,26 @@ class GatewayMetrics:
             ["client", "served_model"],
             registry=registry,
         )
+        self._budget_spent = Gauge(
+            "imageshim_budget_spent_usd",
+            "Charged to a client key's budget in its current UTC day or month, in US dollars (costs charged "
+            "and results unknown), as this replica last saw it.",
+            ["client", "window"],
+            registry=registry,
+        )
+        self._budget_reserved = Gauge(
+            "imageshim_budget_reserved_usd",
+            "Reserved against a client key's budget for generations in flight, in US dollars.",
+            ["client", "window"],
+            registry=registry,
+        )
+        self._budget_refusals = Counter(
+            "imageshim_budget_refusals",
+            "Requests refused because their estimate did not fit the client key's budget (429 "
+            "insufficient_quota), by the window that was spent.",
+            ["client", "window"],
+            registry=registry,
+        )
         self._in_flight = Gauge(
             "imageshim_in_flight_requests", "Requests being answered now.", registry=registry
         )
@@ -192,6 +224,18 @@ class GatewayMetrics:
             self._warnings.labels(self._category(category)).inc()
         if generation.cost_usd and generation.cost_usd > 0:
             self._cost.labels(self._client(record.client), served).inc(generation.cost_usd)
+
+    def budget(self, client: str, tally: Tally) -> None:
+        """A client key's budget sums (micro-dollars) in its current windows, after a change."""
+        label = self._client(client)
+        windows: tuple[Kind, ...] = ("day", "month")
+        for kind in windows:
+            self._budget_spent.labels(label, kind).set(tally.spent(kind) / 1e6)
+            self._budget_reserved.labels(label, kind).set(tally.reserved(kind) / 1e6)
+
+    def refused(self, client: str, window: str) -> None:
+        """A request refused by its key's ``window`` budget."""
+        self._budget_refusals.labels(self._client(client), "day" if window == "day" else "month").inc()
 
     def request_started(self) -> None:
         """One more request in flight (pair with :meth:`request_finished`, or use :meth:`in_flight`)."""

@@ -189,6 +189,11 @@ class RedisIntents:
         self._typical = 10.0
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    @property
+    def client(self) -> Any:
+        """The ``redis.asyncio`` client (the shared budgets use it too: one connection pool)."""
+        return self._redis
+
     def _now_ms(self) -> int:
         return int(self._wall() * 1000)
 
