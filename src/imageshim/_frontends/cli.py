@@ -20,11 +20,25 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["main"]
+__all__ = ["add_request_flags", "main"]
 
 Clock = Callable[[], date]
 _EXT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 _MEDIA_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+def add_request_flags(command: argparse.ArgumentParser, *, out_help: str) -> None:
+    """The flags of a generate call, shared by ``generate`` and ``estimate`` (which takes the same call)."""
+    command.add_argument("prompt")
+    command.add_argument("--model", default="dall-e-3")
+    command.add_argument("--size")
+    command.add_argument("--quality")
+    command.add_argument("--style")
+    command.add_argument("-n", type=int, default=1)
+    command.add_argument("--out", help=out_help)
+    command.add_argument("--config", help="config file (default: discovered)")
+    command.add_argument("--adapter", help="send every route to this adapter (like IMAGESHIM_ADAPTER)")
+    command.add_argument("--json", action="store_true", help="print a JSON report instead of text")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,16 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="generate images and write them to files")
-    gen.add_argument("prompt")
-    gen.add_argument("--model", default="dall-e-3")
-    gen.add_argument("--size")
-    gen.add_argument("--quality")
-    gen.add_argument("--style")
-    gen.add_argument("-n", type=int, default=1)
-    gen.add_argument("--out", help="a file (n=1) or a directory; default: the current directory")
-    gen.add_argument("--config", help="config file (default: discovered)")
-    gen.add_argument("--adapter", help="send every route to this adapter (like IMAGESHIM_ADAPTER)")
-    gen.add_argument("--json", action="store_true", help="print a JSON report instead of text")
+    add_request_flags(gen, out_help="a file (n=1) or a directory; default: the current directory")
 
     models = sub.add_parser("models", help="list the model catalog with each model's status on a date")
     models.add_argument("--on", help="YYYY-MM-DD (default: today)")

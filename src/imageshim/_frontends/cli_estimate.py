@@ -31,29 +31,18 @@ Clock = Callable[[], date]
 def _engine(config: Config, clock: Clock | None, assume_keys: bool) -> Engine:
     """The engine that plans the call; with ``assume_keys``, one whose default route has every provider, as
     it would with their keys (nothing is sent, so no key is read)."""
-    from imageshim._frontends.engine import Engine
+    from imageshim._frontends.engine import Engine, KeylessPlanner
 
-    class AsIfKeyed(Engine):
-        def has_credentials(self, provider: str, default_env: str) -> bool:
-            return True
-
-    return (AsIfKeyed if assume_keys else Engine)(config, clock=clock)
+    return (KeylessPlanner if assume_keys else Engine)(config, clock=clock)
 
 
 def add_parser(sub: Any) -> None:
+    from imageshim._frontends.cli import add_request_flags
+
     est = sub.add_parser(
         "estimate", help="print what a generate call would cost on each target of its route (sends nothing)"
     )
-    est.add_argument("prompt")
-    est.add_argument("--model", default="dall-e-3")
-    est.add_argument("--size")
-    est.add_argument("--quality")
-    est.add_argument("--style")
-    est.add_argument("-n", type=int, default=1)
-    est.add_argument("--out", help="accepted as generate takes it; nothing is written")
-    est.add_argument("--config", help="config file (default: discovered)")
-    est.add_argument("--adapter", help="send every route to this adapter (like IMAGESHIM_ADAPTER)")
-    est.add_argument("--json", action="store_true", help="print a JSON report instead of text")
+    add_request_flags(est, out_help="accepted as generate takes it; nothing is written")
 
 
 def run(args: argparse.Namespace, clock: Clock | None, out: TextIO, err: TextIO) -> int:

@@ -30,7 +30,7 @@ from imageshim._plumbing.registry import AdapterRegistry, default_registry
 if TYPE_CHECKING:  # pydantic models load with the first request, not with the client
     from imageshim._core.request import ImageRequest
 
-__all__ = ["Engine", "Plan"]
+__all__ = ["Engine", "KeylessPlanner", "Plan"]
 
 Clock = Callable[[], date]
 _PLAN_CACHE_SIZE = 256
@@ -152,3 +152,12 @@ class Engine:
         if not mapped and refusals:
             raise refusals[0]
         return mapped
+
+
+class KeylessPlanner(Engine):
+    """An engine for planning only (``imageshim estimate``, ``imageshim scan``): every default provider
+    counts as having a key, so the default route is the one a deployment with keys would take. Nothing is
+    sent and no key is read; a plan from it must never be executed."""
+
+    def has_credentials(self, provider: str, default_env: str) -> bool:
+        return True

@@ -27,7 +27,7 @@ from imageshim._core.errors import APIStatusError, ImageShimError
 from imageshim._core.mapping import MappedRequest
 from imageshim._core.request import ImageRequest, default_model, request_from_kwargs
 from imageshim._core.warnings import WarningRecord
-from imageshim._frontends.engine import Engine
+from imageshim._frontends.engine import Engine, KeylessPlanner
 from imageshim._scan.findings import Edit, Finding, FindingKind
 from imageshim._scan.sites import CallSite, LiteralSite, Value
 
@@ -51,14 +51,6 @@ _SENDS_RESPONSE_FORMAT = (*_OPENAI_APIS, "generateImage")
 _PLACEHOLDER_PROMPT = "a prompt"
 _KIND: dict[str, FindingKind] = {"code": "model-id", "config": "config", "doc": "doc"}
 _PROVIDER_PREFIX = "/"
-
-
-class _PlanningEngine(Engine):
-    """The engine as a live call would use it, except that every default provider counts as having a key:
-    planning needs no key, and the scan sends nothing."""
-
-    def has_credentials(self, provider: str, default_env: str) -> bool:
-        return True
 
 
 class Advisor:
@@ -89,7 +81,7 @@ class Advisor:
     def _engine(self, day: date) -> Engine:
         engine = self._engines.get(day)
         if engine is None:
-            engine = self._engines[day] = _PlanningEngine(self._config, clock=lambda: day)
+            engine = self._engines[day] = KeylessPlanner(self._config, clock=lambda: day)
         return engine
 
     def _lifecycle(self, spec: ModelSpec | None) -> dict[str, Any]:
