@@ -302,3 +302,32 @@ def test_this_repository_scans_cleanly_with_the_expected_findings() -> None:
     # the library's one image call of its own is the CLI's generate, whose model comes from its flag
     calls = [(f["path"], f["status"], f["written"]) for f in findings if f["kind"] == "call"]
     assert calls == [("src/imageshim/_frontends/cli.py", "unknown", "args.model")]
+
+
+def test_the_command_parses_in_worker_processes_with_the_same_findings(tmp_path: Path) -> None:
+    """Above 400 files the command parses in forked workers; the report is the one a single process makes."""
+    from imageshim._core.config import load_config
+    from imageshim._scan import report_json
+    from imageshim._scan.scan import scan
+
+    call = 'resp = client.images.generate(model="dall-e-3", prompt="p", size="1792x1024")\nprint(resp.data[0].url)\n'
+    for i in range(450):
+        folder = tmp_path / f"pkg{i // 50}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"m{i}.py").write_text(call if i % 30 == 0 else f"VALUE_{i} = {i}\n", encoding="utf-8")
+        (folder / f"c{i}.ts").write_text(
+            'export const M = "gpt-image-1.5";\n' if i % 45 == 0 else "", encoding="utf-8"
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "imageshim", "scan", ".", "--format", "json", "--on", "2026-11-27"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    single = scan([tmp_path], on=TODAY, config=load_config({}), base=tmp_path, workers=1)
+    assert json.loads(done.stdout) == json.loads(report_json.render(single))
+    assert single.files_scanned == 900
+    assert len(single.findings) == 15 + 10

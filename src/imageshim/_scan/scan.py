@@ -9,7 +9,7 @@ decoded are listed in the report with the reason: a scan never skips a candidate
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -50,9 +50,8 @@ def scan(
     walk = files.walk(
         roots, base=base, include_docs=include_docs, default_excludes=default_excludes, excludes=excludes
     )
-    sources = list(walk)
     found = _Found()
-    for part in _extract_all(sources, models, workers):
+    for part in _extract_all(walk, models, workers):
         found.merge(part)
     advisor = Advisor(config, catalog, on)
     findings = advisor.advise(found.calls, found.literals, include_docs=include_docs)
@@ -95,17 +94,19 @@ class _Found:
 _PARALLEL_FROM = 400
 
 
-def _extract_all(sources: list[files.SourceFile], models: tuple[str, ...], workers: int) -> list[_Found]:
+def _extract_all(walk: Iterable[files.SourceFile], models: tuple[str, ...], workers: int) -> list[_Found]:
+    """The sites of every file of ``walk``; with ``workers`` > 1, parsed in that many forked processes."""
+    sources = list(walk)
     if workers <= 1 or len(sources) < _PARALLEL_FROM:
         return [_extract(sources, models)]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # Interleaved chunks: candidate files cluster in folders, and each worker should get its share of them.
-    chunks = [sources[i::workers] for i in range(workers)]
+    # Interleaved shares: candidate files cluster in folders, and each worker should get its part of them.
+    shares = [sources[i::workers] for i in range(workers)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_extract, chunks, [models] * len(chunks)))
+        return list(pool.map(_extract, shares, [models] * workers))
 
 
 def _extract(sources: Sequence[files.SourceFile], models: tuple[str, ...]) -> _Found:
