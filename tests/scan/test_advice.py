@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -173,8 +174,11 @@ def test_literals_configs_and_docs() -> None:
     active = LiteralSite("b.py", "python", "code", span, "gpt-image-2", "gpt-image-2")
     found = {f.path: f for f in advise(code, config, doc, active)}
     assert set(found) == {"a.py", "c.yaml", "b.py"}  # docs only with include_docs
+    # a string in code may be compared or listed: left to a person (a call's model is edited with the call)
     assert found["a.py"].kind == "model-id"
-    assert found["a.py"].edits[0].replacement == "gpt-image-2"
+    assert not found["a.py"].edits
+    assert "gpt-image-2" in found["a.py"].manual[0]
+    assert found["c.yaml"].edits[0].replacement == "gpt-image-2"
     assert found["c.yaml"].kind == "config"
     assert found["c.yaml"].status == "deprecated"
     assert found["b.py"].status == "active"
@@ -193,3 +197,40 @@ def test_forced_adapter_does_not_change_where_the_scan_says_calls_go(monkeypatch
 
 def test_an_images_generate_without_model_or_prompt_is_not_an_openai_call() -> None:
     assert advise(call(n=value(40))) == []  # a gallery's .images.generate(): OpenAI requires a prompt
+
+
+def test_an_azure_deployment_name_in_a_call_is_left_to_a_person() -> None:
+    (finding,) = advise(call(model=value("azure/dall-e-3", text='"dall-e-3"')))
+    assert not any(e.setting == "model" for e in finding.edits)
+    assert any("Azure deployment" in step for step in finding.manual)
+
+
+def test_a_model_read_from_a_constant_is_edited_where_the_constant_is_written() -> None:
+    constant = Value('"dall-e-3"', "dall-e-3", "constant", span_of(SOURCE, '"dall-e-3"'), via="MODEL")
+    literal = LiteralSite("app.py", "python", "code", span_of(SOURCE, "dall-e-3"), "dall-e-3", "dall-e-3")
+    findings = advise(call(model=constant, prompt=value("a lighthouse")), literal)
+    assert [f.kind for f in findings] == ["call"]  # the constant's literal is reported with the call
+    (edit,) = [e for e in findings[0].edits if e.setting == "model"]
+    assert edit.span == constant.span
+    assert edit.replacement == '"gpt-image-2"'
+
+
+def test_reports_never_carry_keys_headers_prompts_or_end_user_ids() -> None:
+    secret = "sk-not-a-real-key-0123456789abcdef"
+    site = dataclasses.replace(
+        call(
+            model=value("dall-e-3"),
+            prompt=value("a lighthouse"),
+            user=Value('"user-42"', "user-42", "literal", span_of(SOURCE, "client")),
+            extra_headers=Value(f'{{"x": "{secret}"}}', None, "computed", span_of(SOURCE, "client")),
+            size=Value(f'pick("{secret}")', None, "computed", span_of(SOURCE, "client")),
+        ),
+        hidden=(f'**{{"api_key": "{secret}"}}', "**params"),
+    )
+    (finding,) = advise(site)
+    shown = repr((finding.options, finding.not_visible, finding.manual, finding.notes))
+    assert secret not in shown
+    assert "sk-not" not in shown
+    assert set(finding.options) == {"model", "size"}
+    assert "**(an expression)" in finding.not_visible
+    assert "**params" in finding.not_visible

@@ -15,6 +15,7 @@ response_format for a GPT image model) is removed. What cannot be rewritten safe
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -23,7 +24,7 @@ from imageshim._core.catalog import Catalog, ModelSpec
 from imageshim._core.config import Config
 from imageshim._core.cost import estimate_images
 from imageshim._core.edit import variation_warning
-from imageshim._core.errors import APIStatusError, ImageShimError
+from imageshim._core.errors import APIStatusError, ImageShimError, redact
 from imageshim._core.mapping import MappedRequest
 from imageshim._core.request import ImageRequest, default_model, request_from_kwargs
 from imageshim._core.warnings import WarningRecord
@@ -35,6 +36,11 @@ __all__ = ["Advisor"]
 
 #: the options an ImageRequest takes, by OpenAI's names (the others are shown, not planned)
 _PLANNED = frozenset(ImageRequest.model_fields) - {"prompt", "model", "extra_body"}
+#: the options a finding shows (what a migration changes), by OpenAI's names
+_SHOWN = (_PLANNED | {"model"}) - {"user", "safety_identifier", "prompt"}
+#: a shown expression longer than this is cut (a report line, not a copy of the code)
+_SHOWN_MAX = 60
+_SPREAD = re.compile(r"(\*\*|\*|\.\.\.)?[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*")
 #: settings whose literal is rewritten to what the plan sends
 _REWRITTEN = ("size", "quality")
 #: APIs whose missing model falls back to the API's default (the SDKs' documented rule)
@@ -106,7 +112,15 @@ class Advisor:
         why_not = _not_rewritten(site)
         if kind != "doc" and dying and why_not:
             manual = (f"{site.written}: {why_not}",)
-        elif kind != "doc" and dying:
+        elif kind == "model-id" and dying:
+            # A string in code may name the model a call uses, or be compared, listed or matched: only
+            # the first is a use, and only a person can tell (a call's own model, and the constant it
+            # reads it from, are edited with the call).
+            manual = (
+                f"{site.written}: if this names the model to call, make it {successor}; left to you because "
+                "code may also compare or list model ids",
+            )
+        elif kind == "config" and dying:
             edits = (
                 Edit(
                     site.path,
@@ -130,14 +144,15 @@ class Advisor:
         )
 
     def _call(self, site: CallSite) -> Finding:
-        shown = {name: value.text for name, value in site.options.items()}
-        # Only the settings a migration changes are worth a line (not a computed prompt or input image).
+        # Only the settings a migration changes are shown: never headers, keys, the end-user id or the
+        # prompt, which a report has no business carrying.
+        shown = {name: _shown_text(v.text) for name, v in site.options.items() if name in _SHOWN}
         not_visible = [
-            f"{name} ({value.text})"
+            f"{name} ({_shown_text(value.text)})"
             for name, value in site.options.items()
-            if not value.visible and (name in _PLANNED or name == "model")
+            if not value.visible and name in _SHOWN
         ]
-        not_visible.extend(site.hidden)
+        not_visible.extend(_hidden_text(text) for text in site.hidden)
         notes: list[str] = []
         manual: list[str] = []
         written, name = _model_of(site)
@@ -215,6 +230,10 @@ class Advisor:
 
 
 # ----- helpers --------------------------------------------------------------------------------------------
+_AZURE = (
+    "an Azure deployment name, chosen when the model was deployed: deploy the successor and point this at "
+    "its deployment"
+)
 #: the config files imageshim itself reads: their model ids are routes and catalog corrections, on purpose
 _OWN_CONFIGS = ("imageshim.toml", ".imageshim.toml")
 
@@ -227,10 +246,7 @@ def _not_rewritten(site: LiteralSite) -> str | None:
             "[[models]] correction): keep it, or remove the entry once no caller asks for the model"
         )
     if site.written.startswith("azure/"):
-        return (
-            "an Azure deployment name, chosen when the model was deployed: deploy the successor and point "
-            "this at its deployment"
-        )
+        return _AZURE
     return None
 
 
@@ -242,11 +258,12 @@ def _unrelated(site: CallSite) -> bool:
 
 
 def _claimed_spans(calls: Iterable[CallSite]) -> dict[str, list[tuple[int, int]]]:
-    """Per path, the (start, end) offsets of every literal a call reports itself (its model, its options)."""
+    """Per path, the (start, end) offsets of every literal a call reports itself (its model, its options,
+    and the constants or assignments it reads them from)."""
     out: dict[str, list[tuple[int, int]]] = {}
     for call in calls:
         for value in call.options.values():
-            if value.origin == "literal":
+            if value.visible:  # its literal, where it is written: at the call, or in a constant it reads
                 out.setdefault(call.path, []).append((value.span.offset, value.span.end_offset))
     return out
 
@@ -264,6 +281,23 @@ def _model_of(site: CallSite) -> tuple[str | None, str | None]:
         return value.text, None
     text = value.value
     return text, text.rpartition(_PROVIDER_PREFIX)[2]
+
+
+def _shown_text(text: str) -> str:
+    """Source text as a report shows it: secrets redacted (before cutting), one line, bounded."""
+    flat = " ".join(redact(text).split())
+    return flat if len(flat) <= _SHOWN_MAX else flat[: _SHOWN_MAX - 3] + "..."
+
+
+def _hidden_text(text: str) -> str:
+    """A hidden argument as a report names it: ``**params`` as written; a spread expression (a dict literal
+    that may hold keys, a call) only by its kind."""
+    if _SPREAD.fullmatch(text.strip()):
+        return text.strip()
+    for prefix in ("**", "...", "*"):
+        if text.strip().startswith(prefix):
+            return f"{prefix}(an expression)"
+    return _shown_text(text)
 
 
 def _default_model(site: CallSite) -> tuple[str | None, str | None]:
@@ -349,15 +383,20 @@ def _edits(
     model = site.options.get("model")
     if model is None:
         manual.append(f"add model={successor!r}: the call names no model")
-    elif model.origin == "literal" and isinstance(model.value, str):
+    elif model.visible and isinstance(model.value, str):
         prefix = model.value.rpartition(_PROVIDER_PREFIX)[0]
         new = f"{prefix}/{successor}" if prefix else successor
         reason = f"{model.value} {_status_phrase(facts)}; its successor is {successor}"
-        edits.append(Edit(site.path, model.span, _quoted(model, new), reason, "model", original=model.text))
-    elif model.origin in ("constant", "assignment"):
-        pass  # the literal it comes from is a finding of its own, with its own edit
+        if prefix == "azure":
+            manual.append(f"{model.value}: {_AZURE}")
+        else:
+            # A literal at the call, or the one its constant or assignment holds (read by this call, so a
+            # model use): the same edit either way.
+            edits.append(
+                Edit(site.path, model.span, _quoted(model, new), reason, "model", original=model.text)
+            )
     else:
-        manual.append(f"the model is computed ({model.text}): make it {successor}")
+        manual.append(f"the model is computed ({_shown_text(model.text)}): make it {successor}")
     sent = mapped.template
     applied = {"size": sent.size, "quality": sent.quality}
     for name in _REWRITTEN:
@@ -372,7 +411,7 @@ def _edits(
             )
         else:
             manual.append(
-                f"{name} comes from {value.via or value.text}: make it {new_value!r} for {target.id}"
+                f"{name} comes from {value.via or _shown_text(value.text)}: make it {new_value!r} for {target.id}"
             )
     for name, allowed in (("style", target.styles), ("response_format", _formats(target))):
         value = site.options.get(name)
@@ -398,7 +437,8 @@ def _edits(
         )
     for hidden in site.hidden:
         manual.append(
-            f"{hidden} may carry size, quality, style or response_format: check them for {successor}"
+            f"{_hidden_text(hidden)} may carry size, quality, style or response_format: check them for "
+            f"{successor}"
         )
     if "openai 0.x" in (site.flavour or ""):
         manual.append("the openai 0.x API: move to the 1.x client (client.images.generate)")

@@ -1,7 +1,7 @@
 """``imageshim scan``: arguments -> scan -> report or fixes, and the exit status.
 
 Exit status: 0 when no finding reaches ``--fail-on`` (default ``retired``); 1 when one does; 2 for a usage
-or configuration error. Documentation mentions never count, and neither do calls whose model is not
+or configuration error (a path that does not exist, a report or fix that could not be written). Documentation mentions never count, and neither do calls whose model is not
 visible. With ``--fix`` the status is still that of the scan (the findings before any edit).
 """
 
@@ -11,9 +11,10 @@ import argparse
 import os
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from imageshim._scan.findings import ScanReport
+if TYPE_CHECKING:  # the parser is built for every command; the scan's modules load when it runs
+    from imageshim._scan.findings import ScanReport
 
 __all__ = ["add_parser", "run"]
 
@@ -61,6 +62,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace, today: date, out: TextIO, err: TextIO) -> int:
     from imageshim._core.config import load_config
+    from imageshim._core.errors import ImageShimError
     from imageshim._scan.scan import scan
 
     if args.write and not args.fix:
@@ -68,6 +70,11 @@ def run(args: argparse.Namespace, today: date, out: TextIO, err: TextIO) -> int:
     on = date.fromisoformat(args.on) if args.on else today
     base = Path.cwd()
     roots = [Path(p) for p in args.paths] or [base]
+    missing = [str(root) for root in roots if not os.path.lexists(root)]
+    if missing:  # a typo must not pass CI as a clean scan
+        raise ValueError(f"no such file or folder: {', '.join(missing)}")
+    if args.fix and args.format != "text":
+        raise ValueError("--fix prints a unified diff: --format applies to reports, not to --fix")
     report = scan(
         roots,
         on=on,
@@ -78,15 +85,21 @@ def run(args: argparse.Namespace, today: date, out: TextIO, err: TextIO) -> int:
         excludes=args.exclude,
         workers=min(os.cpu_count() or 1, 8),  # the command holds no threads: forked workers are safe
     )
-    if args.fix:
-        _fix(report, base, write=args.write, out=out, err=err)
-    else:
-        text = _render(report, args.format, base)
-        if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
+    try:
+        if args.fix:
+            _fix(report, base, write=args.write, output=args.output, out=out, err=err)
         else:
-            out.write(text)
+            _emit(_render(report, args.format, base), args.output, out)
+    except (OSError, ImageShimError) as exc:  # a file not written: a usage error (2), not "findings" (1)
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
     return 1 if _fails(report, args.fail_on) else 0
+
+
+def _emit(text: str, output: str | None, out: TextIO) -> None:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        out.write(text)
 
 
 def _render(report: ScanReport, fmt: str, base: Path) -> str:
@@ -107,7 +120,9 @@ def _render(report: ScanReport, fmt: str, base: Path) -> str:
     return report_text.render(report)
 
 
-def _fix(report: ScanReport, base: Path, *, write: bool, out: TextIO, err: TextIO) -> None:
+def _fix(
+    report: ScanReport, base: Path, *, write: bool, output: str | None, out: TextIO, err: TextIO
+) -> None:
     from imageshim._scan import fix
 
     result = fix.plan_fixes(report, base=base)
@@ -115,7 +130,7 @@ def _fix(report: ScanReport, base: Path, *, write: bool, out: TextIO, err: TextI
         for path in fix.write(result, base=base):
             print(f"fixed {path}", file=out)
     else:
-        out.write(fix.render_diff(result))
+        _emit(fix.render_diff(result), output, out)
     manual = fix.render_manual(result)
     if manual:
         err.write(manual)
