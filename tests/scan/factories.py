@@ -5,7 +5,7 @@ reads, cost, edits and a manual step), a deprecated ``gpt-image-1.5`` literal, a
 call in TypeScript, a config value, a call whose model is not visible, a refused 0.x call, a mention in
 docs; plus files not scanned and a note. The warnings are the ones a live call gives (texts as
 ``imageshim._core`` writes them). :func:`findings` and :func:`reports` are hypothesis strategies that
-cover the optional fields, odd paths and spans.
+cover the optional fields, odd paths and spans. :data:`MODELS` are the ids the extractor tests look for.
 """
 
 from __future__ import annotations
@@ -17,13 +17,25 @@ from typing import Any
 from hypothesis import strategies as st
 
 from imageshim._core.warnings import WarningRecord
-from imageshim._scan.findings import Edit, Finding, ScanReport, Skipped
-from imageshim._scan.sites import Span
+from imageshim._scan.findings import Edit, Finding, FindingKind, ScanReport, Skipped
+from imageshim._scan.sites import Language, Span
 
 ON = date(2026, 11, 27)
 DALLE_SHUTDOWN = date(2026, 5, 12)
 GPT15_SHUTDOWN = date(2026, 12, 1)
 TARGET = "openai:gpt-image-2"
+#: the model ids the Python and config/docs extractor tests look for: fixed here, not read from the catalog,
+#: so that a catalog entry added later moves none of their sites
+MODELS = (
+    "dall-e-2",
+    "dall-e-3",
+    "gpt-image-1",
+    "gpt-image-1-mini",
+    "gpt-image-1.5",
+    "gpt-image-2",
+    "gpt-image-2-2026-04-21",
+    "chatgpt-image-latest",
+)
 
 
 def span(line: int, column: int, length: int = 1, *, offset: int | None = None) -> Span:
@@ -46,6 +58,26 @@ def shifted(finding: Finding, lines: int) -> Finding:
     )
 
 
+def retired(
+    kind: FindingKind, path: str, language: Language, span: Span, model: str = "dall-e-3", **fields: Any
+) -> Finding:
+    """A finding of a DALL·E model (retired on 2026-05-12, succeeded by gpt-image-2) as the scanner reports
+    it on :data:`ON`. ``fields``: the finding's other fields (``written`` defaults to ``model``)."""
+    fields.setdefault("written", model)
+    return Finding(
+        kind=kind,
+        path=path,
+        language=language,
+        span=span,
+        model=model,
+        status="retired",
+        shutdown_on=DALLE_SHUTDOWN,
+        days_left=(DALLE_SHUTDOWN - ON).days,
+        successor="gpt-image-2",
+        **fields,
+    )
+
+
 def _mapped(setting: str, requested: Any, applied: Any, reason: str) -> WarningRecord:
     return WarningRecord(
         "option_mapped", setting, requested, applied, reason, model="gpt-image-2", target=TARGET
@@ -55,17 +87,11 @@ def _mapped(setting: str, requested: Any, applied: Any, reason: str) -> WarningR
 def retired_call(path: str = "src/app/images.py", line: int = 12, column: int = 11) -> Finding:
     """``client.images.generate(model="dall-e-3", size="1792x1024", quality="hd", style="vivid",
     response_format="url")`` whose ``.data[0].url`` is read two lines below."""
-    return Finding(
-        kind="call",
-        path=path,
-        language="python",
-        span=Span(line, column, line + 8, 6, (line - 1) * 80 + column - 1, (line + 7) * 80 + 5),
-        model="dall-e-3",
-        written="dall-e-3",
-        status="retired",
-        shutdown_on=DALLE_SHUTDOWN,
-        days_left=(DALLE_SHUTDOWN - ON).days,
-        successor="gpt-image-2",
+    return retired(
+        "call",
+        path,
+        "python",
+        Span(line, column, line + 8, 6, (line - 1) * 80 + column - 1, (line + 7) * 80 + 5),
         api="images.generate",
         options={
             "model": '"dall-e-3"',
@@ -175,17 +201,12 @@ def active_call(path: str = "web/src/draw.ts") -> Finding:
 
 def config_value(path: str = "config/images.yaml") -> Finding:
     """``model: openai/dall-e-3`` in a LiteLLM-style config."""
-    return Finding(
-        kind="config",
-        path=path,
-        language="config",
-        span=span(4, 17, 8),
-        model="dall-e-3",
+    return retired(
+        "config",
+        path,
+        "config",
+        span(4, 17, 8),
         written="openai/dall-e-3",
-        status="retired",
-        shutdown_on=DALLE_SHUTDOWN,
-        days_left=-199,
-        successor="gpt-image-2",
         edits=(Edit(path, span(4, 17, 8), "gpt-image-2", "dall-e-3 was retired on 2026-05-12", "model"),),
     )
 
@@ -214,17 +235,12 @@ def hidden_call(path: str = "src/app/images.py") -> Finding:
 
 def refused_call(path: str = "src/app/legacy.py") -> Finding:
     """0.x ``openai.Image.create(model="dall-e-2", ...)`` that imageshim would refuse."""
-    return Finding(
-        kind="call",
-        path=path,
-        language="python",
-        span=span(5, 7, 60),
-        model="dall-e-2",
-        written="dall-e-2",
-        status="retired",
-        shutdown_on=DALLE_SHUTDOWN,
-        days_left=-199,
-        successor="gpt-image-2",
+    return retired(
+        "call",
+        path,
+        "python",
+        span(5, 7, 60),
+        "dall-e-2",
         api="Image.create",
         options={"model": "'dall-e-2'", "response_format": "'url'"},
         target=TARGET,
@@ -235,18 +251,7 @@ def refused_call(path: str = "src/app/legacy.py") -> Finding:
 
 
 def doc_mention(path: str = "README.md") -> Finding:
-    return Finding(
-        kind="doc",
-        path=path,
-        language="docs",
-        span=span(7, 21, 8),
-        model="dall-e-3",
-        written="dall-e-3",
-        status="retired",
-        shutdown_on=DALLE_SHUTDOWN,
-        days_left=-199,
-        successor="gpt-image-2",
-    )
+    return retired("doc", path, "docs", span(7, 21, 8))
 
 
 SKIPPED = (

@@ -77,8 +77,17 @@ KINDS = {
     "t.rst": ("docs", None),
     "u.txt": ("docs", None),
     "V.PY": ("python", None),
+    "w.pyw": ("python", None),
+    # read only to see whether they name a model (no parser here): listed as not scanned when they do
+    "run.sh": ("other", None),
+    "Makefile": ("other", None),
+    ".envrc": ("other", None),
+    "x.ipynb": ("other", None),
+    "y.vue": ("other", None),
+    "main.go": ("other", None),
+    "Dockerfile": ("other", None),
 }
-NOT_CANDIDATES = ["app.env", "run.sh", "logo.png", "Makefile", "README", ".envrc", "x.pyc"]
+NOT_CANDIDATES = ["app.env", "logo.png", "README", "x.pyc"]
 
 
 def test_every_kind_and_config_format(tmp_path: Path) -> None:
@@ -278,7 +287,8 @@ REPO_KEPT = [
 
 def test_gitignore_rules_nest_and_negate_as_git_does(tmp_path: Path) -> None:
     make(tmp_path, REPO)
-    found, result = run([tmp_path], tmp_path)
+    # the nested repository is a default exclude (a submodule); its own rules are checked with them off
+    found, result = run([tmp_path], tmp_path, default_excludes=False)
     assert rels(found) == REPO_KEPT
     assert result.notes == ["skipped 10 files or folders ignored by .gitignore (name one to scan it anyway)"]
 
@@ -386,12 +396,12 @@ def test_excludes_without_pathspec_are_shell_globs(tmp_path: Path, monkeypatch: 
 
 
 def test_missing_and_unscannable_roots_are_noted(tmp_path: Path) -> None:
-    make(tmp_path, {"run.sh": "", "a.py": ""})
-    found, result = run([tmp_path / "nope", tmp_path / "run.sh", tmp_path / "a.py"], tmp_path)
+    make(tmp_path, {"logo.png": "", "a.py": ""})
+    found, result = run([tmp_path / "nope", tmp_path / "logo.png", tmp_path / "a.py"], tmp_path)
     assert rels(found) == ["a.py"]
     assert result.notes == [
         "nope: no such file or folder",
-        "run.sh: not a Python, JavaScript/TypeScript, config or docs file, not scanned",
+        "logo.png: not a Python, JavaScript/TypeScript, config or docs file, not scanned",
     ]
 
 
@@ -472,3 +482,21 @@ def test_read_reports_undecodable_and_unreadable_files(tmp_path: Path) -> None:
     gone = read(source(tmp_path / "gone.yaml"))
     assert isinstance(gone, Skipped)
     assert gone.reason.startswith("could not be read: ")
+
+
+def test_a_nested_repository_is_skipped_and_said_unless_named(tmp_path: Path) -> None:
+    make(tmp_path, {"a.py": "", "libs/sub/b.py": "", "libs/sub/.git": "gitdir: ../../.git/modules/sub\n"})
+    found, result = run([tmp_path], tmp_path)
+    assert [f.rel for f in found] == ["a.py"]
+    assert any("nested repository: libs/sub" in note for note in result.notes)
+    found, _ = run([tmp_path / "libs" / "sub"], tmp_path)
+    assert [f.rel for f in found] == ["libs/sub/b.py"]
+    found, _ = run([tmp_path], tmp_path, default_excludes=False)
+    assert sorted(f.rel for f in found) == ["a.py", "libs/sub/b.py"]
+
+
+def test_vendored_underscore_folders_are_default_excludes(tmp_path: Path) -> None:
+    make(tmp_path, {"pkg/_vendor/x.py": "", "pkg/y.py": ""})
+    found, result = run([tmp_path], tmp_path)
+    assert [f.rel for f in found] == ["pkg/y.py"]
+    assert any("_vendor" in note for note in result.notes)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import datetime
 import os
 import re
 import stat
@@ -32,9 +31,9 @@ from imageshim._scan.fix import (
 )
 from imageshim._scan.sites import Language
 
+from .factories import ON, retired
 from .spans import span_at, span_of
 
-ON = datetime.date(2026, 11, 27)
 STYLE = "gpt-image-2 has no style"
 
 
@@ -58,20 +57,7 @@ def edit(
 def finding(path: str, language: Language, edits: Sequence[Edit], manual: Sequence[str] = ()) -> Finding:
     edits = [dataclasses.replace(e, path=path) for e in edits]
     span = edits[0].span if edits else span_at("x", 0, 1)
-    return Finding(
-        kind="call",
-        path=path,
-        language=language,
-        span=span,
-        model="dall-e-3",
-        written="dall-e-3",
-        status="retired",
-        shutdown_on=datetime.date(2026, 5, 12),
-        days_left=-199,
-        successor="gpt-image-2",
-        edits=tuple(edits),
-        manual=tuple(manual),
-    )
+    return retired("call", path, language, span, edits=tuple(edits), manual=tuple(manual))
 
 
 def plan(base: Path, *findings: Finding) -> FixResult:

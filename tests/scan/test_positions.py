@@ -119,6 +119,13 @@ def test_empty_text_and_the_end_of_a_text() -> None:
     assert TextPositions("a\r").byte_span(1, 2) == Span(1, 2, 2, 1, 1, 2)
 
 
+def test_lines_are_the_texts_between_line_breaks() -> None:
+    positions = TextPositions("a\r\nb\rc\n\fd\u2028e\n")
+    assert list(positions.lines()) == [(0, "a"), (3, "b"), (5, "c"), (7, "\fd\u2028e"), (12, "")]
+    assert positions.position(8) == (4, 2)
+    assert list(TextPositions("").lines()) == [(0, "")]
+
+
 @pytest.mark.parametrize("given_data", [True, False])
 def test_lone_surrogates_are_three_bytes(given_data: bool) -> None:
     text = "\udcffx\n\ud800y"
@@ -135,6 +142,23 @@ def test_lone_surrogates_are_three_bytes(given_data: bool) -> None:
 def test_spans_agree_with_an_independent_count(case: tuple[str, int, int]) -> None:
     text, start, end = case
     assert TextPositions(text).span(start, end) == span_at(text, start, end)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text_and_range())
+def test_lines_and_positions_agree_with_an_independent_count(case: tuple[str, int, int]) -> None:
+    text, start, _ = case
+    positions = TextPositions(text)
+    span = span_at(text, start, start)
+    assert positions.position(start) == (span.line, span.column)
+    lines = list(positions.lines())
+    assert [at for at, _ in lines] == positions.line_starts
+    line_start, line = lines[span.line - 1]
+    assert line_start == start - span.column + 1
+    assert text.startswith(line, line_start)
+    end = line_start + len(line)
+    assert not {"\r", "\n"} & set(line)
+    assert text[end : end + 1] in ("", "\r", "\n")
 
 
 @settings(max_examples=300, deadline=None)

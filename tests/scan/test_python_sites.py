@@ -11,7 +11,6 @@ is judged by a person, a missed call breaks on the shutdown day.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,20 +20,14 @@ from hypothesis import strategies as st
 
 from imageshim import builtin_catalog
 from imageshim._scan.python_sites import extract
-from imageshim._scan.sites import CallSite, LiteralSite, Span
+from imageshim._scan.sites import CallSite, LiteralSite
+
+from .factories import MODELS
+from .spans import check_sites, cut
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tree" / "py"
-MODELS = (
-    "dall-e-2",
-    "dall-e-3",
-    "gpt-image-1",
-    "gpt-image-1-mini",
-    "gpt-image-1.5",
-    "gpt-image-2",
-    "chatgpt-image-latest",
-    "gpt-image-2-2026-04-21",
-)
-_BREAK = re.compile(r"\r\n|\r|\n")
+#: what each ``.url`` read ends with
+_URL_READ = r"""(\.url|\[\s*["']url["']\s*\]|\.get\(\s*["']url["']\s*\))$"""
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -52,47 +45,13 @@ def only_call(source: str) -> CallSite:
     return calls[0]
 
 
-def cut(text: str, span: Span) -> str:
-    return text[span.offset : span.end_offset]
-
-
-def line_column(text: str, offset: int) -> tuple[int, int]:
-    """Line and column of ``offset``, counted here independently of the extractor."""
-    breaks = list(_BREAK.finditer(text[:offset]))
-    return len(breaks) + 1, offset - (breaks[-1].end() if breaks else 0) + 1
-
-
-def check_span(text: str, span: Span) -> None:
-    assert 0 <= span.offset <= span.end_offset <= len(text)
-    assert (span.line, span.column) == line_column(text, span.offset)
-    assert (span.end_line, span.end_column) == line_column(text, span.end_offset)
-
-
 def check_spans(text: str, calls: list[CallSite], literals: list[LiteralSite]) -> None:
     """Every span is where it says, and covers exactly what it names."""
+    check_sites(text, calls, literals, url_read=_URL_READ)
+    # an option is a keyword argument: its span starts at the keyword, before the value
     for call in calls:
-        check_span(text, call.span)
-        assert cut(text, call.span).endswith(")")
         for name, value in call.options.items():
-            check_span(text, value.span)
-            assert cut(text, value.span) == value.text
-            check_span(text, call.arg_spans[name])
-            arg = call.arg_spans[name]
-            assert (
-                value.origin != "literal"
-                or arg.offset < value.span.offset <= value.span.end_offset <= arg.end_offset
-            )
-        for read in call.url_reads:
-            check_span(text, read)
-            assert re.search(
-                r"""(\.url|\[\s*["']url["']\s*\]|\.get\(\s*["']url["']\s*\))$""", cut(text, read)
-            )
-    for site in literals:
-        check_span(text, site.span)
-        assert cut(text, site.span) == site.model
-        assert site.written.endswith(site.model)
-    assert [c.span.offset for c in calls] == sorted(c.span.offset for c in calls)
-    assert [s.span.offset for s in literals] == sorted(s.span.offset for s in literals)
+            assert value.origin != "literal" or call.arg_spans[name].offset < value.span.offset
 
 
 def options(call: CallSite) -> dict[str, tuple[str, str, object, str | None]]:

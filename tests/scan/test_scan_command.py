@@ -351,3 +351,18 @@ def test_fix_writes_its_diff_to_output_and_an_unwritable_output_is_a_usage_error
     code, _, err = run("--format", "json", "--output", "no/such/dir/r.json", cwd=tree_repo)
     assert code == 2
     assert "FileNotFoundError" in err
+
+
+def test_a_file_no_parser_reads_is_listed_when_it_names_a_model(tmp_path: Path) -> None:
+    (tmp_path / "demo.ipynb").write_text(
+        '{"cells": [{"source": ["model=\\"dall-e-3\\""]}]}', encoding="utf-8"
+    )
+    (tmp_path / "deploy.sh").write_text("echo building\n", encoding="utf-8")
+    document = scan_json(cwd=tmp_path)
+    assert document["skipped"] == [
+        {
+            "path": "demo.ipynb",
+            "reason": "holds a model id, but the scanner has no parser for this kind of file: "
+            "check it by hand",
+        }
+    ]

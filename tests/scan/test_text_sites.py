@@ -22,22 +22,15 @@ from imageshim._scan.matching import CALL_TRIGGERS, ModelMatcher, WholeMatch, ma
 from imageshim._scan.sites import LiteralSite
 from imageshim._scan.text_sites import CONFIG_FORMATS, extract_config, extract_docs
 
+from .factories import MODELS
+from .spans import check_span, cut
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
 TREE = Path(__file__).resolve().parent / "fixtures" / "tree"
-MODELS = (
-    "dall-e-2",
-    "dall-e-3",
-    "gpt-image-1",
-    "gpt-image-1-mini",
-    "gpt-image-1.5",
-    "gpt-image-2",
-    "gpt-image-2-2026-04-21",
-    "chatgpt-image-latest",
-)
 
 #: every site in the fixture tree's config and docs files: (file, line, column, model, as written)
 FIXTURE_SITES = [
@@ -84,16 +77,14 @@ def extract(rel: str, text: str) -> list[LiteralSite]:
 def check_spans(text: str, sites: list[LiteralSite]) -> None:
     """Every span is exactly its id, its line and column agree with its offset, and ``written`` ends it."""
     assert [s.span.offset for s in sites] == sorted({s.span.offset for s in sites})
-    starts = [0, *(m.end() for m in re.finditer(r"\r\n|\r|\n", text))]
     for site in sites:
         span = site.span
-        assert text[span.offset : span.end_offset] == site.model
+        check_span(text, span)
+        assert cut(text, span) == site.model
         assert site.model in MODELS
         assert site.written.endswith(site.model)
         assert text[span.end_offset - len(site.written) : span.end_offset] == site.written
-        line = sum(1 for start in starts if start <= span.offset)
-        assert (span.line, span.column) == (line, span.offset - starts[line - 1] + 1)
-        assert (span.end_line, span.end_column) == (line, span.column + len(site.model))
+        assert (span.end_line, span.end_column) == (span.line, span.column + len(site.model))
 
 
 @pytest.mark.parametrize("rel", FIXTURE_FILES)

@@ -1,9 +1,9 @@
 """Which files a scan reads: a fast, deterministic walk that says what it left out and why.
 
-:func:`walk` yields the candidate files under the roots in sorted order (by path, folder by folder) and
-then holds ``notes`` (what it did not look at, counted, and why) and ``skipped`` (candidate files it will
-not hand to an extractor: too large, minified). Other files (images, binaries, ``.sh``) are not
-candidates and are not mentioned.
+:func:`walk` (a :class:`Walk`) yields the candidate files under the roots in sorted order (by path, folder
+by folder) and then holds ``notes`` (what it did not look at, counted, and why) and ``skipped`` (candidate
+files it will not hand to an extractor: too large, minified). Other files (images, binaries, ``.sh``) are
+not candidates and are not mentioned.
 
 Rules, in the order they apply to each entry of a folder:
 
@@ -57,15 +57,25 @@ __all__ = [
     "write",
 ]
 
-SourceKind = Literal["python", "javascript", "typescript", "tsx", "config", "docs"]
+SourceKind = Literal["python", "javascript", "typescript", "tsx", "config", "docs", "other"]
 
 #: larger files are not read: a source file this big is generated (bundles, fixtures, data dumps)
 MAX_BYTES = 2 * 1024 * 1024
 TOO_LARGE = "larger than 2 MiB, likely generated"
 MINIFIED = "minified (*.min.js), generated from a source file"
 
+#: text files the scanner has no parser for but where a model id is still a use (notebooks, components,
+#: templates, infrastructure, other languages' SDK calls): read, and listed as not scanned when one holds
+#: a model id, so nothing that names a dying model is passed over in silence
+_OTHER = (
+    *(".ipynb", ".vue", ".svelte", ".astro", ".tf", ".tfvars", ".hcl", ".conf", ".properties", ".j2"),
+    *(".jinja", ".jinja2", ".sh", ".bash", ".zsh", ".go", ".java", ".kt", ".kts", ".rb", ".php", ".cs"),
+    *(".rs", ".swift", ".dart", ".scala", ".ex", ".exs", ".lua", ".r", ".jl"),
+)
+_OTHER_NAMES = frozenset({"dockerfile", "containerfile", ".envrc", "procfile", "makefile"})
 _KINDS: dict[str, tuple[SourceKind, str | None]] = {
-    ".py": ("python", None),
+    **dict.fromkeys((".py", ".pyw"), ("python", None)),
+    **dict.fromkeys(_OTHER, ("other", None)),
     **dict.fromkeys((".js", ".jsx", ".mjs", ".cjs"), ("javascript", None)),
     **dict.fromkeys((".ts", ".mts", ".cts"), ("typescript", None)),
     ".tsx": ("tsx", None),
@@ -86,7 +96,7 @@ DEFAULT_EXCLUDES = frozenset(
     {"node_modules", "bower_components", "jspm_packages", "vendor", "vendors", "third_party", "third-party"}
     | {"site-packages", "dist", "build", "out", "target", ".venv", "venv", "__pycache__", ".tox", ".nox"}
     | {".mypy_cache", ".pytest_cache", ".ruff_cache", ".next", ".nuxt", ".svelte-kit", "coverage", ".cache"}
-    | {".eggs"}
+    | {".eggs", "_vendor", "_vendored"}
 )
 
 _Category = Literal["lock", "stub", "declaration"]
@@ -115,6 +125,8 @@ def classify(name: str) -> tuple[SourceKind, str | None] | _Category | None:
         return "stub"
     if lower.endswith(_DECLARATIONS):
         return "declaration"
+    if lower in _OTHER_NAMES:
+        return ("other", None)
     return _KINDS.get(ext)
 
 
@@ -146,22 +158,10 @@ def write(path: Path, text: str) -> None:
     path.write_bytes((codecs.BOM_UTF8 if bom else b"") + text.encode("utf-8"))
 
 
-def walk(
-    roots: Sequence[Path],
-    *,
-    base: Path,
-    include_docs: bool,
-    default_excludes: bool = True,
-    excludes: Sequence[str] = (),
-) -> Walk:
-    """The candidate files under ``roots`` (see the module's docstring for the rules)."""
-    return Walk(
-        roots, base=base, include_docs=include_docs, default_excludes=default_excludes, excludes=excludes
-    )
-
-
 class Walk:
-    """An iterable of :class:`SourceFile`; ``notes`` and ``skipped`` are complete once it is exhausted.
+    """The candidate files under ``roots`` (see the module's docstring for the rules).
+
+    An iterable of :class:`SourceFile`; ``notes`` and ``skipped`` are complete once it is exhausted.
 
     Iterating again walks again (and replaces ``notes`` and ``skipped``).
     """
@@ -192,6 +192,10 @@ class Walk:
             self.skipped = run.skipped
 
 
+#: ``walk(roots, base=..., include_docs=...)``: the walk as a verb, the same call as :class:`Walk`
+walk = Walk
+
+
 def _listed(items: Sequence[str], limit: int = 5) -> str:
     more = len(items) - limit
     return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
@@ -209,6 +213,7 @@ class _Tally:
     problems: list[str] = dataclasses.field(default_factory=list)
     excluded: dict[str, int] = dataclasses.field(default_factory=dict)
     venvs: list[str] = dataclasses.field(default_factory=list)
+    repositories: list[str] = dataclasses.field(default_factory=list)
     symlinks: list[str] = dataclasses.field(default_factory=list)
     locks: dict[str, int] = dataclasses.field(default_factory=dict)
     ignored: int = 0
@@ -281,6 +286,11 @@ class _Run:
         names = {entry.name for entry in entries}
         if "pyvenv.cfg" in names and not explicit and self.walk.default_excludes:
             self.tally.venvs.append(shown.rstrip("/"))
+            return
+        if ".git" in names and not explicit and self.walk.default_excludes:
+            # A repository inside the one scanned (a git submodule, a vendored checkout) is someone else's
+            # code, like vendor/: skipped and said, unless named or --no-default-excludes.
+            self.tally.repositories.append(shown.rstrip("/"))
             return
         if ".git" in names:  # a repository starts here: the rules from above stop at its root
             frames = [(rules, "") for rules in self.rules.repository(path)]
@@ -384,6 +394,11 @@ class _Run:
             f"skipped {_count(len(t.venvs), 'virtualenv')}: {_listed(t.venvs)} (a folder holding pyvenv.cfg; "
             "--no-default-excludes scans it)"
             if t.venvs
+            else "",
+            f"skipped {_count(len(t.repositories), 'nested repository', 'nested repositories')}: "
+            f"{_listed(t.repositories)} (a submodule or vendored checkout; name it or use --no-default-excludes "
+            "to scan it)"
+            if t.repositories
             else "",
             f"skipped {_count(t.ignored, _PATHS[0], _PATHS[1])} ignored by .gitignore (name one to scan it anyway)"
             if t.ignored

@@ -19,7 +19,6 @@ not applied becomes a manual step with the reason, beside the findings' own ``ma
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import dataclasses
 import difflib
@@ -34,12 +33,12 @@ from pathlib import Path
 from imageshim._core.errors import ImageShimError
 from imageshim._scan.findings import Edit, ScanReport
 from imageshim._scan.fix_text import INSTALL_HINT, apply_config, apply_script, grammar_for
+from imageshim._scan.positions import TextPositions
 
 __all__ = ["FileChangedError", "FileFix", "FixResult", "plan_fixes", "render_diff", "render_manual", "write"]
 
 Refusal = tuple[Edit, str]
 _Fixer = Callable[[str, Sequence[Edit]], tuple[str, list[Refusal]]]
-_NEWLINE = re.compile(r"\r\n|\r|\n")
 _BOM = "\ufeff"
 _LINE = re.compile(r"[^\n]*\n|[^\n]+")
 
@@ -118,7 +117,7 @@ def _fix_file(file: Path, path: str, language: str, edits: Sequence[Edit]) -> Fi
 
 def _screen(text: str, edits: Sequence[Edit]) -> tuple[list[Edit], list[Refusal]]:
     """The edits to apply (checked, merged, first of overlapping ones), and the others with why."""
-    starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+    positions = TextPositions(text)
     kept: list[Edit] = []
     refused: list[Refusal] = []
     seen: set[tuple[int, int, str, bool]] = set()
@@ -127,7 +126,7 @@ def _screen(text: str, edits: Sequence[Edit]) -> tuple[list[Edit], list[Refusal]
         key = (span.offset, span.end_offset, edit.replacement, edit.remove_argument)
         if key in seen:
             continue
-        why = _stale(text, starts, edit)
+        why = _stale(positions, edit)
         if (
             why is None
             and not edit.remove_argument
@@ -157,16 +156,12 @@ def _same_result(text: str, a: Edit, b: Edit) -> bool:
     return one == text[: b.span.offset] + b.replacement + text[b.span.end_offset :]
 
 
-def _stale(text: str, starts: list[int], edit: Edit) -> str | None:
-    span = edit.span
+def _stale(positions: TextPositions, edit: Edit) -> str | None:
+    text, span = positions.text, edit.span
     if not 0 <= span.offset < span.end_offset <= len(text):
         return "the span is not in the file (the file changed since the scan?)"
-
-    def position(offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(starts, offset)
-        return line, offset - starts[line - 1] + 1
-
     # The end column's convention is the extractors' business; start, end line and offsets must agree.
+    position = positions.position
     if position(span.offset) != (span.line, span.column) or position(span.end_offset)[0] != span.end_line:
         return f"the file changed since the scan (offset {span.offset} is no longer line {span.line}, column {span.column})"
     found = text[span.offset : span.end_offset]

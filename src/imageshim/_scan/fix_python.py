@@ -19,7 +19,6 @@ result must still parse (:func:`ast.parse`), else every edit of the file is refu
 from __future__ import annotations
 
 import ast
-import bisect
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -28,10 +27,10 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from imageshim._scan.findings import Edit
+from imageshim._scan.positions import TextPositions
 
 __all__ = ["apply_python", "parse_problem"]
 
-_NEWLINE = re.compile(r"\r\n|\r|\n")
 #: what may replace characters inside a string literal: a model id, nothing that needs escaping
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]*")
 _CONSTANTS = ("True", "False", "None")
@@ -82,7 +81,7 @@ class _Index:
     """The literals and call arguments of a module, by their start and end positions."""
 
     def __init__(self, body: str, positions: Mapping[cst.CSTNode, CodeRange]) -> None:
-        self._starts = [0, *(m.end() for m in _NEWLINE.finditer(body))]
+        self._positions = TextPositions(body)
         #: (start, end) -> the nodes there (a positional argument and its value share a range)
         self.exact: dict[tuple[_Pos, _Pos], list[cst.CSTNode]] = {}
         self.strings: list[tuple[int, int, cst.SimpleString]] = []
@@ -103,11 +102,12 @@ class _Index:
                 self.keys.update(id(e.key) for e in node.elements if isinstance(e, cst.DictElement))
 
     def offset(self, pos: cst.metadata.CodePosition) -> int:
-        return self._starts[pos.line - 1] + pos.column
+        return self._positions.line_starts[pos.line - 1] + pos.column
 
     def position(self, offset: int) -> _Pos:
-        line = bisect.bisect_right(self._starts, offset)
-        return line, offset - self._starts[line - 1]
+        """libcst's position of ``offset``: 1-based line, 0-based column."""
+        line, column = self._positions.position(offset)
+        return line, column - 1
 
 
 class _Plan:

@@ -2,7 +2,8 @@
 
 The parsers count in UTF-8 bytes: Python's :mod:`ast` gives a line and a byte column, tree-sitter a byte
 offset into the encoded text. A :class:`~.sites.Span` holds str offsets into the decoded text, 1-based lines
-and 1-based columns in code points. :class:`TextPositions` converts for both code extractors.
+and 1-based columns in code points. :class:`TextPositions` converts for both code extractors, and
+gives the config scanners and ``--fix`` their lines and positions.
 
 Lines end at ``\\r\\n``, ``\\r`` or ``\\n``, and at nothing else:
 
@@ -13,7 +14,8 @@ Lines end at ``\\r\\n``, ``\\r`` or ``\\n``, and at nothing else:
 - JavaScript also ends a line at U+2028 / U+2029, and tree-sitter's rows count only ``\\n``. Neither is
   used here: JS/TS spans are made from byte offsets and these lines, so a ``.ts`` file and a ``.py`` file
   with the same line breaks get the same line numbers.
-- :mod:`.sites` (for SARIF) and the scan's other readers count lines the same way.
+- :mod:`.sites` (for SARIF) counts lines the same way; the config scanners (:mod:`.scalars`) and ``--fix``
+  (:mod:`.fix`, :mod:`.fix_python`) use this class for theirs.
 
 A fast path covers the common case. In ASCII text, byte offsets and str offsets are equal. In an ASCII line
 of any text, byte columns and code-point columns are equal. Other lines are encoded once, when first asked
@@ -25,6 +27,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+from collections.abc import Iterator
 
 from imageshim._scan.sites import Span
 
@@ -83,12 +86,25 @@ class TextPositions:
         """The str offset of the UTF-8 byte offset ``at`` (on a character boundary)."""
         return self._from_byte(at)[1]
 
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """Each line's str offset and its text, without the line break."""
+        start = 0
+        for match in LINE_BREAK.finditer(self.text):
+            yield start, self.text[start : match.start()]
+            start = match.end()
+        yield start, self.text[start:]
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """The 1-based line and 1-based column (in code points) of the str offset ``offset``."""
+        starts = self.line_starts
+        line = bisect.bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
+
     def span(self, start: int, end: int) -> Span:
         """The span of the str offsets ``start:end``."""
-        starts = self.line_starts
-        line = bisect.bisect_right(starts, start)
-        end_line = line if end == start else bisect.bisect_right(starts, end)
-        return Span(line, start - starts[line - 1] + 1, end_line, end - starts[end_line - 1] + 1, start, end)
+        line, column = self.position(start)
+        end_line, end_column = (line, column) if end == start else self.position(end)
+        return Span(line, column, end_line, end_column, start, end)
 
     def byte_span(self, start: int, end: int) -> Span:
         """The span of the UTF-8 byte offsets ``start:end`` (tree-sitter's ``start_byte``, ``end_byte``)."""

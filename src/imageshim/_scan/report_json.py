@@ -60,6 +60,7 @@ from typing import Any
 
 from imageshim._scan.findings import Edit, Finding, ScanReport
 from imageshim._scan.report_text import ordered
+from imageshim._scan.sites import Span
 
 __all__ = ["SCHEMA", "document", "finding_dict", "render"]
 
@@ -100,16 +101,12 @@ def document(report: ScanReport) -> dict[str, Any]:
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
     """One finding as plain, JSON-ready data; every key always present."""
-    span = finding.span
     return {
         "kind": finding.kind,
         "rule_id": finding.rule_id,
         "path": finding.path,
         "language": finding.language,
-        "line": span.line,
-        "column": span.column,
-        "end_line": span.end_line,
-        "end_column": span.end_column,
+        **_region(finding.span),
         "model": finding.model,
         "written": finding.written,
         "status": finding.status,
@@ -136,16 +133,22 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
 
 
 def _edit(edit: Edit) -> dict[str, Any]:
-    span = edit.span
+    return {
+        **_region(edit.span),
+        "setting": edit.setting,
+        "replacement": edit.replacement,
+        "reason": edit.reason,
+        "remove_argument": edit.remove_argument,
+    }
+
+
+def _region(span: Span) -> dict[str, int]:
+    """Where a finding or an edit is: its first and last line and column (offsets are left out)."""
     return {
         "line": span.line,
         "column": span.column,
         "end_line": span.end_line,
         "end_column": span.end_column,
-        "setting": edit.setting,
-        "replacement": edit.replacement,
-        "reason": edit.reason,
-        "remove_argument": edit.remove_argument,
     }
 
 

@@ -1,24 +1,22 @@
 """Where the whole scalars of a config file are: one small scanner per format, and the helpers they share.
 
-Each scanner takes the text and its :class:`LineIndex` and yields ``(start, end)`` offsets of every scalar
-that is a whole key or value (quotes excluded, plain scalars trimmed); :mod:`.text_sites` keeps those that
-are model ids. None is a full parser and none raises on malformed input: a broken file gives fewer
-scalars, not an error. YAML, the largest, is in :mod:`.scalars_yaml`.
+Each scanner takes the text and its :class:`~.positions.TextPositions` and yields ``(start, end)`` offsets
+of every scalar that is a whole key or value (quotes excluded, plain scalars trimmed); :mod:`.text_sites`
+keeps those that are model ids. None is a full parser and none raises on malformed input: a broken file
+gives fewer scalars, not an error. YAML, the largest, is in :mod:`.scalars_yaml`.
 
-Lines end at ``\\r\\n``, ``\\r`` or ``\\n`` (SARIF's line terminators).
+Lines end at ``\\r\\n``, ``\\r`` or ``\\n`` (SARIF's line terminators), as :mod:`.positions` counts them.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterator
 
-from imageshim._scan.sites import Span
+from imageshim._scan.positions import TextPositions
 
 __all__ = [
     "WS",
-    "LineIndex",
     "before_comment",
     "close_quote",
     "line_end",
@@ -30,35 +28,9 @@ __all__ = [
     "trim",
 ]
 
-_BREAK = re.compile(r"\r\n|\r|\n")
 _NEWLINE = re.compile(r"[\r\n]")
 #: the blanks between tokens on a line
 WS = " \t"
-
-
-class LineIndex:
-    """Offsets <-> 1-based lines and columns of one text."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        breaks = list(_BREAK.finditer(text))
-        self._starts = [0, *(m.end() for m in breaks)]
-        self._ends = [*(m.start() for m in breaks), len(text)]
-
-    def position(self, offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self._starts, offset)
-        return line, offset - self._starts[line - 1] + 1
-
-    def span(self, start: int, end: int) -> Span:
-        line, column = self.position(start)
-        end_line, end_column = self.position(end)
-        return Span(line, column, end_line, end_column, start, end)
-
-    def lines(self) -> Iterator[tuple[int, str]]:
-        """Each line's start offset and text, without its terminator."""
-        text = self._text
-        for start, end in zip(self._starts, self._ends, strict=True):
-            yield start, text[start:end]
 
 
 # -- shared lexing helpers ------------------------------------------------------------------------
@@ -133,7 +105,7 @@ def _toml_multiline_end(text: str, i: int, quote: str) -> int:
         return end
 
 
-def scan_toml(text: str, index: LineIndex) -> Iterator[tuple[int, int]]:
+def scan_toml(text: str, index: TextPositions) -> Iterator[tuple[int, int]]:
     """Every single-line string (a key or a value, always whole in TOML) and every bare key."""
     i, n = 0, len(text)
     stack: list[str] = []
@@ -183,7 +155,7 @@ def scan_toml(text: str, index: LineIndex) -> Iterator[tuple[int, int]]:
 _JSON_TOKEN = re.compile(r'["/]')
 
 
-def scan_json(text: str, index: LineIndex) -> Iterator[tuple[int, int]]:
+def scan_json(text: str, index: TextPositions) -> Iterator[tuple[int, int]]:
     """Every string, key or value; ``//`` and ``/* */`` comments (JSONC, tsconfig.json) skipped."""
     i, n = 0, len(text)
     while True:
@@ -211,7 +183,7 @@ def scan_json(text: str, index: LineIndex) -> Iterator[tuple[int, int]]:
 _ENV_ASSIGN = re.compile(r"(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.-]*[ \t]*=[ \t]*")
 
 
-def scan_env(text: str, index: LineIndex) -> Iterator[tuple[int, int]]:
+def scan_env(text: str, index: TextPositions) -> Iterator[tuple[int, int]]:
     """Whole values of ``NAME=value`` / ``export NAME="value"`` (a ``#`` after a space is a comment)."""
     quote: str | None = None  # inside a quoted value spanning lines
     for base, line in index.lines():
@@ -247,7 +219,7 @@ def _unquote(line: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def scan_ini(text: str, index: LineIndex) -> Iterator[tuple[int, int]]:
+def scan_ini(text: str, index: TextPositions) -> Iterator[tuple[int, int]]:
     """Section names, keys and whole values (quotes stripped), and whole continuation lines.
 
     ``;`` or ``#`` starts a comment at a line's start or after whitespace (configparser itself keeps

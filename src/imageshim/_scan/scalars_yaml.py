@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from imageshim._scan.scalars import WS, LineIndex, before_comment, close_quote, skip_ws, trim
+from imageshim._scan.positions import TextPositions
+from imageshim._scan.scalars import WS, before_comment, close_quote, skip_ws, trim
 
 __all__ = ["scan_yaml"]
 
@@ -33,7 +34,7 @@ class _Yaml:
         self.open = False  # flow: a plain scalar ran to the end of the line above
         self.open_span: tuple[int, int] | None = None  # ... and was a whole scalar there
 
-    def run(self, index: LineIndex) -> list[tuple[int, int]]:
+    def run(self, index: TextPositions) -> list[tuple[int, int]]:
         for start, line in index.lines():
             self.base = start
             self._line(line)
@@ -187,5 +188,5 @@ class _Yaml:
             self.out.extend([found] if found is not None else [])
 
 
-def scan_yaml(text: str, index: LineIndex) -> list[tuple[int, int]]:
+def scan_yaml(text: str, index: TextPositions) -> list[tuple[int, int]]:
     return _Yaml().run(index)

@@ -143,7 +143,10 @@ def _extract(sources: Sequence[files.SourceFile], models: tuple[str, ...]) -> _F
             out.literals.extend(literals)
         elif not matcher.search(text):
             continue
-        elif source.kind == "config":
+        elif kind == "other":  # names a model, but no parser here reads this kind of file
+            out.skipped.append(Skipped(source.rel, _NO_PARSER))
+            out.scanned -= 1
+        elif kind == "config":
             out.literals.extend(
                 text_sites.extract_config(source.rel, text, source.config_format or "", models)
             )
@@ -153,6 +156,7 @@ def _extract(sources: Sequence[files.SourceFile], models: tuple[str, ...]) -> _F
 
 
 _JS = ("javascript", "typescript", "tsx")
+_NO_PARSER = "holds a model id, but the scanner has no parser for this kind of file: check it by hand"
 
 
 def _order(finding: Finding) -> tuple[str, int, int]:

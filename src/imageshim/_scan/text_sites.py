@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 
 from imageshim._scan.matching import ModelMatcher, matcher_for
-from imageshim._scan.scalars import LineIndex, scan_env, scan_ini, scan_json, scan_toml
+from imageshim._scan.positions import TextPositions
+from imageshim._scan.scalars import scan_env, scan_ini, scan_json, scan_toml
 from imageshim._scan.scalars_yaml import scan_yaml
 from imageshim._scan.sites import LiteralSite
 
-__all__ = ["CONFIG_FORMATS", "LineIndex", "ModelMatcher", "extract_config", "extract_docs", "matcher_for"]
+__all__ = ["CONFIG_FORMATS", "ModelMatcher", "extract_config", "extract_docs", "matcher_for"]
 
-_Scanner = Callable[[str, LineIndex], Iterable[tuple[int, int]]]
+_Scanner = Callable[[str, TextPositions], Iterable[tuple[int, int]]]
 _SCANNERS: dict[str, _Scanner] = {
     "yaml": scan_yaml,
     "toml": scan_toml,
@@ -37,7 +38,7 @@ CONFIG_FORMATS = frozenset(_SCANNERS)
 
 
 def _site(
-    path: str, text: str, index: LineIndex, matcher: ModelMatcher, start: int, end: int
+    path: str, text: str, index: TextPositions, matcher: ModelMatcher, start: int, end: int
 ) -> LiteralSite | None:
     written = text[start:end]
     whole = matcher.whole(written)
@@ -56,7 +57,7 @@ def extract_config(path: str, text: str, fmt: str, models: Collection[str]) -> l
     matcher = matcher_for(models)
     if not matcher.search(text):
         return []
-    index = LineIndex(text)
+    index = TextPositions(text)
     sites = (_site(path, text, index, matcher, start, end) for start, end in scanner(text, index))
     unique = {site.span.offset: site for site in sites if site is not None}
     return [unique[offset] for offset in sorted(unique)]
@@ -68,7 +69,7 @@ def extract_docs(path: str, text: str, models: Collection[str]) -> list[LiteralS
     mentions = list(matcher.mentions(text))
     if not mentions:
         return []
-    index = LineIndex(text)
+    index = TextPositions(text)
     return [
         LiteralSite(
             path,
