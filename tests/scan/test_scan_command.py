@@ -366,3 +366,25 @@ def test_a_file_no_parser_reads_is_listed_when_it_names_a_model(tmp_path: Path) 
             "check it by hand",
         }
     ]
+
+
+def test_calls_through_imageshims_own_client_are_shown_but_neither_fixed_nor_failed(tmp_path: Path) -> None:
+    (tmp_path / "shim.py").write_text(
+        "import imageshim\n\nclient = imageshim.OpenAI()\n"
+        'resp = client.images.generate(model="dall-e-3", prompt="x", style="vivid")\nprint(resp.data[0].url)\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "direct.py").write_text(
+        'from openai import OpenAI\n\nOpenAI().images.generate(model="dall-e-3", prompt="x")\n',
+        encoding="utf-8",
+    )
+    findings = {f["path"]: f for f in scan_json(cwd=tmp_path)["findings"]}  # type: ignore[attr-defined]
+    shim, direct = findings["shim.py"], findings["direct.py"]
+    assert shim["flavour"] == "imageshim"
+    assert shim["edits"] == []
+    assert shim["manual"] == []
+    assert any("keeps working" in note for note in shim["notes"])
+    assert direct["flavour"] is None
+    assert direct["edits"]
+    assert run("shim.py", cwd=tmp_path)[0] == 0  # nothing breaks
+    assert run("direct.py", cwd=tmp_path)[0] == 1

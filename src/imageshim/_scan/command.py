@@ -1,8 +1,8 @@
 """``imageshim scan``: arguments -> scan -> report or fixes, and the exit status.
 
 Exit status: 0 when no finding reaches ``--fail-on`` (default ``retired``); 1 when one does; 2 for a usage
-or configuration error (a path that does not exist, a report or fix that could not be written). Documentation mentions never count, and neither do calls whose model is not
-visible. With ``--fix`` the status is still that of the scan (the findings before any edit).
+or configuration error (a path that does not exist, a report or fix that could not be written). Documentation mentions never count, nor do calls whose model is not visible or
+calls made through imageshim's own client (they keep working). With ``--fix`` the status is still that of the scan (the findings before any edit).
 """
 
 from __future__ import annotations
@@ -137,5 +137,7 @@ def _fix(
 
 
 def _fails(report: ScanReport, level: str) -> bool:
+    from imageshim._scan.advice import through_imageshim
+
     statuses = _FAIL_LEVELS[level]
-    return any(f.status in statuses for f in report.findings if f.kind != "doc")
+    return any(f.status in statuses for f in report.findings if f.kind != "doc" and not through_imageshim(f))

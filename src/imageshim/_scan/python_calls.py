@@ -43,7 +43,9 @@ _WRAPPER_URL_NOTE = (
 )
 _CALL_ATTRS = frozenset({*_IMAGE_METHODS, *_LEGACY_METHODS, _WRAPPER})
 _CREDENTIALS = frozenset({"api_key", "openai_api_key", "azure_ad_token"})
-_FLAVOUR_ORDER = ("openai 0.x", "async", *_RESPONSE_WRAPPERS)
+_FLAVOUR_ORDER = ("imageshim", "openai 0.x", "async", *_RESPONSE_WRAPPERS)
+#: the clients a module may make its image calls with
+_IMAGESHIM_CLIENTS = frozenset({"OpenAI", "AsyncOpenAI"})
 
 
 class ImageCalls:
@@ -59,6 +61,9 @@ class ImageCalls:
         self.openai_names = {"openai"}
         self.image_names: set[str] = set()
         self.wrapper_names = {_WRAPPER}
+        #: which clients the module imports: imageshim's (``from imageshim import OpenAI``, ``import
+        #: imageshim``) and openai's; a module with only imageshim's makes its calls through imageshim
+        self.clients: set[str] = set()
 
     def see(self, node: ast.Call, scope: Scope) -> None:
         """Keep ``node`` when its callee could name an image call (decided after the walk)."""
@@ -67,7 +72,11 @@ class ImageCalls:
             self.candidates.append((node, scope))
 
     def imported(self, module: str | None, name: str, bound: str) -> None:
-        """Note the local names of ``openai``, its ``Image`` and ``DallEAPIWrapper``."""
+        """Note the local names of ``openai``, its ``Image`` and ``DallEAPIWrapper``, and whose clients the
+        module imports."""
+        root = (module or name).split(".")[0]
+        if root in ("imageshim", "openai") and (module is None or name in _IMAGESHIM_CLIENTS):
+            self.clients.add(root)
         if module is None and name == "openai":
             self.openai_names.add(bound)
         elif module is not None and name == "Image" and module.split(".")[0] == "openai":
@@ -162,6 +171,8 @@ class ImageCalls:
     def _flavour(self, node: ast.Call, family: str) -> str | None:
         parts = {"legacy": ["openai 0.x"], "legacy-async": ["openai 0.x", "async"]}.get(family, [])
         parts += family.split("/")[1:]
+        if family.startswith("images") and self.clients == {"imageshim"}:
+            parts.append("imageshim")  # only imageshim's client is imported: the call goes through it
         if id(node) in self.awaited:
             parts.append("async")
         return ", ".join(part for part in _FLAVOUR_ORDER if part in parts) or None
