@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from imageshim._scan.findings import Edit, Finding, ScanReport
 from imageshim._scan.fix import (
     FileChangedError,
     FileFix,
+    FileNotWritableError,
     FixResult,
     plan_fixes,
     render_diff,
@@ -274,6 +276,16 @@ TS_REMOVALS = {
     ),
     "quoted key": ("f({ prompt: 'p', 'style': 'vivid' });\n", "f({ prompt: 'p' });\n"),
     "crlf": ("f({\r\n  prompt: 'p',\r\n  style: 'vivid'\r\n});\r\n", "f({\r\n  prompt: 'p'\r\n});\r\n"),
+    "block comments after the comma": (
+        "f({\n  prompt: 'p',\n  style: 'vivid', /* a */ /** b **/ // c\n  n: 1,\n});\n",
+        "f({\n  prompt: 'p',\n  n: 1,\n});\n",
+    ),
+    # The rest of the line is not only comments. The comment pattern once backtracked exponentially here
+    # (its lazy body could run on past "*/"): 40 comments never finished.
+    "many block comments, then code": (
+        "f({ prompt: 'p', style: 'vivid', " + "/**/ " * 40 + "n: 1 });\n",
+        "f({ prompt: 'p', " + "/**/ " * 40 + "n: 1 });\n",
+    ),
 }
 
 
@@ -425,6 +437,8 @@ def test_config_values_are_replaced(tmp_path: Path, name: str) -> None:
 
 KEYS = {
     "imageshim.toml": '[routes]\n"dall-e-3" = ["openai:gpt-image-2"]\nold = ["dall-e-3"]\n',
+    "explicit.yaml": "prices:\n  ? dall-e-3\n  : 0.04\nmodel: dall-e-3\n",
+    "explicit-item.yaml": "- ? 'openai/dall-e-3'\n  : 0.04\n- model: dall-e-3\n",
     "app.ini": "[dall-e-3]\nmodel = dall-e-3\n",
     "app.yaml": "prices:\n  dall-e-3: 0.04\nfallbacks: [dall-e-3]\n",
     "app.json": '{"dall-e-3": {"model": "dall-e-3"}}\n',
@@ -456,6 +470,50 @@ def test_dict_and_object_keys_are_not_renamed(tmp_path: Path) -> None:
         assert why.startswith("it is a ")
         assert "key" in why
         assert fix.after == text[: value.span.offset] + "gpt-image-2" + text[value.span.end_offset :]
+
+
+#: a LiteLLM proxy's model_list: model_name is the alias clients call, litellm_params.model the model called
+ALIASES: dict[str, tuple[str, Language]] = {
+    "litellm_config.yaml": (
+        "model_list:\n  - model_name: dall-e-3\n    litellm_params:\n      model: openai/dall-e-3\n",
+        "config",
+    ),
+    "next-line.yaml": ("- model_name:\n    dall-e-3\n  litellm_params: {model: dall-e-3}\n", "config"),
+    "proxy.json": (
+        '{"model_list": [{"model_name": "openai/dall-e-3", "litellm_params": {"model": "dall-e-3"}}]}\n',
+        "config",
+    ),
+    "proxy.toml": (
+        '[[model_list]]\nmodel_name = "dall-e-3"\nlitellm_params = { model = "dall-e-3" }\n',
+        "config",
+    ),
+    "router.py": (
+        'ROUTES = [{"model_name": "dall-e-3", "litellm_params": {"model": "dall-e-3"}}]\n',
+        "python",
+    ),
+    "router.ts": (
+        "const routes = [{ model_name: 'dall-e-3', litellm_params: { model: 'dall-e-3' } }];\n",
+        "typescript",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(ALIASES))
+def test_the_public_model_name_of_a_litellm_proxy_is_not_renamed(tmp_path: Path, name: str) -> None:
+    text, language = ALIASES[name]
+    alias, model = (edit(text, "dall-e-3", "gpt-image-2", "model", nth=n, path=name) for n in (0, 1))
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    result = plan(tmp_path, finding(name, language, [alias, model]))
+    (fix,) = result.files
+    assert fix.applied == (model,)
+    assert fix.refused == ((alias, fix_text.ALIAS),)
+    assert fix.after == text[: model.span.offset] + "gpt-image-2" + text[model.span.end_offset :]
+    line, column = alias.span.line, alias.span.column
+    assert render_manual(result) == (
+        f"{name}:{line}:{column}  change the model to 'gpt-image-2' (gpt-image-2 takes gpt-image-2); "
+        f"not done automatically: {fix_text.ALIAS}\n"
+    )
+    assert "model_name, the public name clients call" in fix_text.ALIAS
 
 
 def test_config_edits_that_are_not_safe_are_refused(tmp_path: Path) -> None:
@@ -629,6 +687,121 @@ def test_diff_applies_with_git_and_keeps_line_ends(tmp_path: Path) -> None:
     assert (repo / "no_newline.py").read_bytes().endswith(b'm = "gpt-image-2"')
 
 
+def _unsafe(text: str) -> list[str]:
+    """The control, format (bidirectional overrides) and lone surrogate characters in ``text``."""
+    return [c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Cs")]
+
+
+def test_a_crafted_file_name_adds_no_line_to_the_diff_nor_reaches_the_terminal(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    assert git(repo, "init", "-q").returncode == 0
+    (repo / "settings.py").write_text("DEBUG = False\n", encoding="utf-8")
+    # a folder name that, written raw in the diff, is a hunk turning DEBUG on in settings.py
+    injected = (
+        "x\ndiff --git a/settings.py b/settings.py\n--- a/settings.py\n+++ b/settings.py\n"
+        "@@ -1 +1 @@\n-DEBUG = False\n+DEBUG = True\n#\x1b[2J\u202e\x85"
+    )
+    name = f"{injected}/m.py"
+    (repo / injected).mkdir(parents=True)
+    text = 'm = "dall-e-3"\n'
+    (repo / name).write_text(text, encoding="utf-8")
+    model = edit(text, "dall-e-3", "gpt-image-2", "model", path=name)
+    result = plan(repo, finding(name, "python", [model], manual=["read of .url\x1b[31m"]))
+    diff, manual = render_diff(result), render_manual(result)
+
+    lines = diff.splitlines(keepends=True)
+    comments = [line for line in lines if line.startswith("#")]
+    assert len(comments) == 2  # where to run git apply, and the one edit
+    assert all(_unsafe(line) == ["\n"] for line in comments)
+    assert "# x\\x0adiff --git a/settings.py b/settings.py\\x0a--- a/settings.py" in comments[1]
+    assert "\\x1b[2J\\u202e\\x85/m.py:1:6  model 'dall-e-3' -> 'gpt-image-2'" in comments[1]
+    assert [line for line in lines if line.startswith("diff --git")] == [
+        'diff --git "a/x\\ndiff --git a/settings.py b/settings.py\\n--- a/settings.py\\n+++ b/settings.py'
+        '\\n@@ -1 +1 @@\\n-DEBUG = False\\n+DEBUG = True\\n#\\033[2J\\342\\200\\256\\302\\205/m.py" '
+        '"b/x\\ndiff --git a/settings.py b/settings.py\\n--- a/settings.py\\n+++ b/settings.py'
+        '\\n@@ -1 +1 @@\\n-DEBUG = False\\n+DEBUG = True\\n#\\033[2J\\342\\200\\256\\302\\205/m.py"\n'
+    ]
+    assert manual.count("\n") == 1
+    assert _unsafe(manual) == ["\n"]
+    assert manual.endswith("m.py:1:6  read of .url\\x1b[31m\n")
+
+    patch = tmp_path / "fix.patch"
+    patch.write_bytes(diff.encode())
+    applied = git(repo, "apply", str(patch))
+    assert applied.returncode == 0, applied.stderr
+    assert (repo / "settings.py").read_text(encoding="utf-8") == "DEBUG = False\n"
+    assert (repo / name).read_text(encoding="utf-8") == 'm = "gpt-image-2"\n'
+
+
+def test_a_file_name_that_is_not_utf8_is_quoted_with_its_own_bytes(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    assert git(repo, "init", "-q").returncode == 0
+    name = os.fsdecode(b"caf\xe9.py")  # "caf\udce9.py", as os.walk gives it
+    text = 'm = "dall-e-3"\n'
+    (repo / name).write_text(text, encoding="utf-8")
+    result = plan(repo, finding(name, "python", [edit(text, "dall-e-3", "gpt-image-2", "model", path=name)]))
+    diff = render_diff(result)
+    assert 'diff --git "a/caf\\351.py" "b/caf\\351.py"\n--- "a/caf\\351.py"\n+++ "b/caf\\351.py"\n' in diff
+    assert "# caf\\udce9.py:1:6  model" in diff
+    patch = tmp_path / "fix.patch"
+    patch.write_bytes(diff.encode())  # the diff encodes: nothing of the name is left unescaped
+    applied = git(repo, "apply", str(patch))
+    assert applied.returncode == 0, applied.stderr
+    assert (repo / os.fsdecode(b"caf\xe9.py")).read_text(encoding="utf-8") == 'm = "gpt-image-2"\n'
+
+
+def test_diff_paths_start_at_the_repository_top_and_files_it_cannot_reach_are_steps(tmp_path: Path) -> None:
+    repo, outside = tmp_path / "repo", tmp_path / "outside"
+    for folder in (repo / "app", repo / "other", outside):
+        folder.mkdir(parents=True)
+    assert git(repo, "init", "-q").returncode == 0
+    (repo / "app" / "linked").symlink_to(outside, target_is_directory=True)
+    text = 'm = "dall-e-3"\n'
+    for file in (repo / "app" / "m.py", repo / "other" / "m.py", outside / "m.py", outside / "n.py"):
+        file.write_text(text, encoding="utf-8")
+    # as the scan names files run in repo/app: relative to it, or absolute when the root is elsewhere
+    names = ["m.py", str(repo / "other" / "m.py"), str(outside / "m.py"), "linked/n.py"]
+    findings = [finding(n, "python", [edit(text, "dall-e-3", "gpt-image-2", "model", path=n)]) for n in names]
+    result = plan(repo / "app", *findings)
+
+    assert result.apply_from == repo
+    assert {fix.path: fix.diff_path for fix in result.files} == {
+        "m.py": "app/m.py",
+        str(repo / "other" / "m.py"): "other/m.py",
+        str(outside / "m.py"): None,
+        "linked/n.py": None,
+    }
+    diff = render_diff(result)
+    assert diff.startswith(f"# run git apply from {repo} (the paths below start there)\n")
+    assert diff.count("diff --git") == 2
+    assert "diff --git a/app/m.py b/app/m.py\n" in diff
+    assert "diff --git a/other/m.py b/other/m.py\n" in diff
+    assert str(outside) not in diff
+
+    step = "change the model to 'gpt-image-2' (gpt-image-2 takes gpt-image-2); not done automatically: "
+    assert render_manual(result) == (
+        f"{outside / 'm.py'}:1:6  {step}the diff leaves it out: it is outside the git repository at {repo}, "
+        "whose paths the diff holds (--fix --write edits it)\n"
+        f"linked/n.py:1:6  {step}the diff leaves it out: app/linked is a symbolic link, which git apply "
+        "does not write through (--fix --write edits the file it points to)\n"
+    )
+    assert render_manual(result, written=True) == ""
+
+    patch = tmp_path / "fix.patch"
+    patch.write_bytes(diff.encode())
+    applied = git(repo, "apply", str(patch))
+    assert applied.returncode == 0, applied.stderr
+    assert (repo / "app" / "m.py").read_text(encoding="utf-8") == 'm = "gpt-image-2"\n'
+    assert (repo / "other" / "m.py").read_text(encoding="utf-8") == 'm = "gpt-image-2"\n'
+    assert (outside / "m.py").read_text(encoding="utf-8") == text
+    # --write still edits the files the diff leaves out
+    left_out = FixResult(tuple(fix for fix in result.files if fix.diff_path is None), ())
+    assert write(left_out, base=repo / "app") == [outside / "m.py", repo / "app" / "linked" / "n.py"]
+    assert (outside / "n.py").read_text(encoding="utf-8") == 'm = "gpt-image-2"\n'
+
+
 # -- writing -----------------------------------------------------------------------------------------
 
 
@@ -660,6 +833,43 @@ def test_write_refuses_a_file_changed_underneath_and_writes_nothing(tmp_path: Pa
         write(result, base=tmp_path)
     assert info.value.path == tmp_path / "b.py"
     assert (tmp_path / "a.py").read_bytes() == b'm = "dall-e-3"\r\n'
+
+
+def test_write_refuses_a_read_only_file_and_writes_nothing(tmp_path: Path) -> None:
+    result = _two_files(tmp_path)
+    os.chmod(tmp_path / "b.py", 0o444)  # refused also when the tests run as root, who could write it
+    with pytest.raises(
+        FileNotWritableError, match=r"b\.py cannot be written: it is read-only \(mode 444\)"
+    ) as info:
+        write(result, base=tmp_path)
+    assert info.value.path == tmp_path / "b.py"
+    assert (tmp_path / "a.py").read_bytes() == b'm = "dall-e-3"\r\n'
+    assert (tmp_path / "b.py").read_text(encoding="utf-8") == PY
+    assert stat.S_IMODE((tmp_path / "b.py").stat().st_mode) == 0o444
+
+
+@pytest.mark.parametrize(
+    ("denied", "why", "named"),
+    [
+        ("b.py", "no permission to write it", "b.py"),
+        (".", "no permission to create a file in its folder", "a.py"),  # the temporary file
+    ],
+)
+def test_write_refuses_what_this_process_may_not_write_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, denied: str, why: str, named: str
+) -> None:
+    result = _two_files(tmp_path)
+    access = os.access
+
+    def deny(path: str | os.PathLike[str], mode: int, **options: bool) -> bool:
+        return not (Path(path) == (tmp_path / denied).resolve() and mode & os.W_OK) and access(path, mode)
+
+    monkeypatch.setattr(os, "access", deny)
+    with pytest.raises(FileNotWritableError, match=re.escape(why)) as info:
+        write(result, base=tmp_path)
+    assert info.value.path == tmp_path / named
+    assert (tmp_path / "a.py").read_bytes() == b'm = "dall-e-3"\r\n'
+    assert (tmp_path / "b.py").read_text(encoding="utf-8") == PY
 
 
 def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

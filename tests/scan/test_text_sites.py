@@ -9,7 +9,7 @@ import json
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from imageshim._scan import scalars, scalars_yaml
 from imageshim._scan.files import classify
 from imageshim._scan.matching import CALL_TRIGGERS, ModelMatcher, WholeMatch, matcher_for
 from imageshim._scan.sites import LiteralSite
@@ -590,3 +591,89 @@ def test_env_values(values: list[str], style: str, export: bool) -> None:
         shown.append(value if "\n" not in value else "")
     text = "\n".join(lines) + "\n"
     assert found_ids(text, "env") == expected_ids(shown)
+
+
+# -- linear work on one-line files ---------------------------------------------------------------------
+
+
+class _Counted:
+    """A compiled pattern that reports how many characters each search or match went over."""
+
+    def __init__(self, pattern: re.Pattern[str], spend: Callable[[int], None]) -> None:
+        self._pattern, self._spend = pattern, spend
+
+    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        found = self._pattern.search(string, pos, endpos)
+        self._spend((found.end() if found else min(endpos, len(string))) - pos + 1)
+        return found
+
+    def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        found = self._pattern.match(string, pos, endpos)
+        self._spend((found.end() - pos if found else 0) + 1)
+        return found
+
+
+def _one_line(fmt: str, count: int) -> str:
+    """A config file of one line of about 32 * ``count`` characters, with one "dall-e-3" near its start."""
+    values = ["dall-e-3" if i == 5 else f"x{i}" for i in range(count)]
+    if fmt == "json":
+        items = [{"id": i, "n": "n", "model": value} for i, value in enumerate(values)]
+        return json.dumps(items, separators=(",", ":"))
+    if fmt == "toml":
+        return (
+            "models = ["
+            + ", ".join(f'{{ id = {i}, n = "n", model = "{v}" }}' for i, v in enumerate(values))
+            + "]"
+        )
+    return "models: [" + ", ".join(f'{{id: {i}, n: "n", model: {v}}}' for i, v in enumerate(values)) + "]"
+
+
+@pytest.mark.parametrize("fmt", ["json", "toml", "yaml"])
+def test_a_one_line_megabyte_config_is_scanned_in_linear_work(
+    fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Minified JSON made the scanner search to the end of the line for every string: quadratic work. Here
+    every search, match and character loop the scanners make (their patterns, close_quote, skip_ws, trim)
+    reports the characters it went over, and the total must stay within a few times the text's length."""
+    text = _one_line(fmt, 32_000)
+    assert len(text) > 1_000_000
+    budget, work = 4 * len(text), [0]
+
+    def spend(characters: int) -> None:
+        work[0] += characters
+        if work[0] > budget:  # fail at once rather than run the quadratic scan to its end
+            raise AssertionError(f"the {fmt} scanner went over more than {budget} characters of {len(text)}")
+
+    for module in (scalars, scalars_yaml):
+        for name, value in list(vars(module).items()):
+            if isinstance(value, re.Pattern):
+                monkeypatch.setattr(module, name, _Counted(value, spend))
+    monkeypatch.setattr(
+        scalars.before_comment, "__defaults__", (_Counted(scalars.before_comment.__defaults__[0], spend),)
+    )
+    close_quote, skip_ws, trim = scalars.close_quote, scalars.skip_ws, scalars.trim
+
+    def counted_close_quote(s: str, i: int, quote: str, escape: str | None, stop: int) -> int:
+        end = close_quote(s, i, quote, escape, stop)
+        spend((end if end >= 0 else stop) - i + 1)
+        return end
+
+    def counted_skip_ws(s: str, i: int) -> int:
+        end = skip_ws(s, i)
+        spend(end - i + 1)
+        return end
+
+    def counted_trim(s: str, start: int, end: int) -> tuple[int, int]:
+        spend(end - start + 1)
+        return trim(s, start, end)
+
+    for module in (scalars, scalars_yaml):
+        monkeypatch.setattr(module, "close_quote", counted_close_quote)
+        monkeypatch.setattr(module, "skip_ws", counted_skip_ws)
+        monkeypatch.setattr(module, "trim", counted_trim)
+
+    sites = extract_config("f", text, fmt, MODELS)
+    assert [(s.model, s.span.line, s.span.column) for s in sites] == [
+        ("dall-e-3", 1, text.index("dall-e-3") + 1)
+    ]
+    assert work[0] > len(text) // 2  # the counting saw the scan

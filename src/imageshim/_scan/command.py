@@ -127,11 +127,13 @@ def _fix(
 
     result = fix.plan_fixes(report, base=base)
     if write:
+        from imageshim._scan.report_text import safe_text
+
         for path in fix.write(result, base=base):
-            print(f"fixed {path}", file=out)
+            print(f"fixed {safe_text(str(path))}", file=out)
     else:
         _emit(fix.render_diff(result), output, out)
-    manual = fix.render_manual(result)
+    manual = fix.render_manual(result, written=write)
     if manual:
         err.write(manual)
 

@@ -3,7 +3,7 @@
 ::
 
     result = plan_fixes(report, base=root)   # reads the files, changes nothing on disk
-    print(render_diff(result))               # `git apply` takes it, run from `base`
+    print(render_diff(result))               # `git apply` takes it, run from result.apply_from
     print(render_manual(result))             # the steps left to a person, one a line
     write(result, base=root)                 # --write: each changed file replaced atomically
 
@@ -15,6 +15,15 @@ other overlapping edits the first (in report order) is kept. Then the file's lan
 applies them and verifies the result: :mod:`.fix_python` (libcst; the result must pass ``ast.parse``),
 :mod:`.fix_text` (JS/TS with tree-sitter: no new syntax errors; config files: still load). Every edit
 not applied becomes a manual step with the reason, beside the findings' own ``manual`` steps.
+
+The diff's paths are relative to the top of the git repository holding ``base`` (the nearest folder with
+a ``.git``), else to ``base``, and its first line says to run ``git apply`` there: ``git apply`` run in a
+subfolder skips paths outside it. A file outside that folder, or reached through a symbolic link (which
+``git apply`` neither follows nor writes through), is left out of the diff with a manual step;
+``--write`` still edits it. File names are quoted in the diff's headers as git quotes them; every other
+line that is not the files' own text (the comments above each file, the manual steps, error messages)
+has its control, bidirectional-override and lone surrogate characters escaped, so a crafted file name
+can neither add lines to the diff nor drive the terminal.
 """
 
 from __future__ import annotations
@@ -34,8 +43,18 @@ from imageshim._core.errors import ImageShimError
 from imageshim._scan.findings import Edit, ScanReport
 from imageshim._scan.fix_text import INSTALL_HINT, apply_config, apply_script, grammar_for
 from imageshim._scan.positions import TextPositions
+from imageshim._scan.report_text import safe_text
 
-__all__ = ["FileChangedError", "FileFix", "FixResult", "plan_fixes", "render_diff", "render_manual", "write"]
+__all__ = [
+    "FileChangedError",
+    "FileFix",
+    "FileNotWritableError",
+    "FixResult",
+    "plan_fixes",
+    "render_diff",
+    "render_manual",
+    "write",
+]
 
 Refusal = tuple[Edit, str]
 _Fixer = Callable[[str, Sequence[Edit]], tuple[str, list[Refusal]]]
@@ -52,6 +71,8 @@ class FileFix:
     after: str
     applied: tuple[Edit, ...]
     refused: tuple[tuple[Edit, str], ...]
+    #: its path in the diff ("/"-separated, relative to :attr:`FixResult.apply_from`); None: not in the diff
+    diff_path: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -63,14 +84,28 @@ class FixResult:
     files: tuple[FileFix, ...]
     #: ("path:line:col", step): the findings' manual steps and the edits not applied
     manual: tuple[tuple[str, str], ...]
+    #: the folder ``git apply`` runs from: the top of the git repository holding ``base``, else ``base``
+    apply_from: Path | None = None
+    #: ("path:line:col", step): the applied edits of the changed files the diff leaves out, with why
+    left_out: tuple[tuple[str, str], ...] = ()
 
 
 class FileChangedError(ImageShimError):
     """A file changed on disk after ``--fix`` read it: nothing more is written."""
 
     def __init__(self, path: Path, *, written: Sequence[Path] = ()) -> None:
-        done = f" (already written: {', '.join(map(str, written))})" if written else ""
-        super().__init__(f"{path} changed since imageshim scan read it; not written{done}. Scan again.")
+        done = f" (already written: {safe_text(', '.join(map(str, written)))})" if written else ""
+        super().__init__(
+            f"{safe_text(str(path))} changed since imageshim scan read it; not written{done}. Scan again."
+        )
+        self.path = path
+
+
+class FileNotWritableError(ImageShimError):
+    """A file ``--fix --write`` would change cannot or must not be written: nothing is written."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{safe_text(str(path))} cannot be written: {why}. Nothing was written.")
         self.path = path
 
 
@@ -86,13 +121,55 @@ def plan_fixes(report: ScanReport, *, base: Path) -> FixResult:
         for edit in finding.edits:
             edits.setdefault(edit.path, []).append(edit)
             language.setdefault(edit.path, finding.language)
+    root, root_name = _apply_root(base)
     files = []
+    left_out: list[tuple[tuple[str, int, int], str]] = []
     for path in sorted(edits):
         fix = _fix_file(base / path, path, language[path], edits[path])
+        if fix.changed:
+            diff_path, why = _diff_path(root, root_name, base / path)
+            fix = dataclasses.replace(fix, diff_path=diff_path)
+            left_out.extend(
+                ((e.path, e.span.line, e.span.column), _manual_step(e, f"the diff leaves it out: {why}"))
+                for e in (fix.applied if diff_path is None else ())
+            )
         files.append(fix)
         manual.extend(((e.path, e.span.line, e.span.column), _manual_step(e, why)) for e, why in fix.refused)
-    ordered = sorted(dict.fromkeys(manual), key=lambda item: item[0])
-    return FixResult(tuple(files), tuple((f"{p}:{line}:{col}", step) for (p, line, col), step in ordered))
+    return FixResult(tuple(files), _steps(manual), root, _steps(left_out))
+
+
+def _steps(steps: Sequence[tuple[tuple[str, int, int], str]]) -> tuple[tuple[str, str], ...]:
+    ordered = sorted(dict.fromkeys(steps), key=lambda item: item[0])
+    return tuple((f"{p}:{line}:{col}", step) for (p, line, col), step in ordered)
+
+
+def _apply_root(base: Path) -> tuple[Path, str]:
+    """The folder the diff's paths start from, and its name in messages: the top of the git repository
+    holding ``base`` (the nearest folder with a ``.git``: a folder, or a worktree's or submodule's file),
+    else ``base``."""
+    here = Path(os.path.abspath(base))
+    for folder in (here, *here.parents):
+        if os.path.lexists(folder / ".git"):
+            return folder, f"the git repository at {folder}"
+    return here, f"{here}, where the scan ran"
+
+
+def _diff_path(root: Path, root_name: str, file: Path) -> tuple[str | None, str]:
+    """``file``'s path in the diff (relative to ``root``), or None and why it cannot be in it."""
+    try:
+        relative = os.path.relpath(os.path.abspath(file), root)
+    except ValueError:  # another drive
+        relative = os.pardir
+    parts = Path(relative).parts
+    if not parts or parts[0] == os.pardir or os.path.isabs(relative):
+        return None, f"it is outside {root_name}, whose paths the diff holds (--fix --write edits it)"
+    for depth in range(1, len(parts) + 1):
+        if os.path.islink(root.joinpath(*parts[:depth])):
+            return None, (
+                f"{'/'.join(parts[:depth])} is a symbolic link, which git apply does not write through "
+                "(--fix --write edits the file it points to)"
+            )
+    return "/".join(parts), ""
 
 
 def _fix_file(file: Path, path: str, language: str, edits: Sequence[Edit]) -> FileFix:
@@ -193,20 +270,28 @@ def _manual_step(edit: Edit, why: str) -> str:
     return f"{action} ({_one_line(edit.reason)}); not done automatically: {why}"
 
 
-def render_manual(result: FixResult) -> str:
-    """The steps ``--fix`` leaves to a person, one a line: ``path:line:col  step``."""
-    return "".join(f"{where}  {step}\n" for where, step in result.manual)
+def render_manual(result: FixResult, *, written: bool = False) -> str:
+    """The steps ``--fix`` leaves to a person, one a line: ``path:line:col  step``. ``written``: the
+    changes were written (``--write``), so the files the diff would leave out are no steps."""
+    steps = result.manual if written else (*result.manual, *result.left_out)
+    return "".join(safe_text(f"{where}  {step}") + "\n" for where, step in steps)
 
 
 def render_diff(result: FixResult) -> str:
-    """A unified diff (``git apply`` from ``base`` takes it), each file's edits listed above its header."""
+    """A unified diff for ``git apply`` run from ``result.apply_from`` (its first line says so), each
+    file's edits listed above its header."""
     out: list[str] = []
     for fix in result.files:
-        if not fix.changed:
+        if not fix.changed or fix.diff_path is None:
             continue
+        if not out and result.apply_from is not None:
+            out.append(
+                safe_text(f"# run git apply from {result.apply_from} (the paths below start there)") + "\n"
+            )
         for edit in sorted(fix.applied, key=lambda e: e.span.offset):
-            out.append(f"# {fix.path}:{edit.span.line}:{edit.span.column}  {_summary(fix.before, edit)}\n")
-        a, b = _git_path("a/", fix.path), _git_path("b/", fix.path)
+            where = f"{fix.path}:{edit.span.line}:{edit.span.column}"
+            out.append(safe_text(f"# {where}  {_summary(fix.before, edit)}") + "\n")
+        a, b = _git_path("a/", fix.diff_path), _git_path("b/", fix.diff_path)
         out.append(f"diff --git {a} {b}\n--- {a}\n+++ {b}\n")
         out.extend(_hunks(_LINE.findall(fix.before), _LINE.findall(fix.after)))
     return "".join(out)
@@ -248,17 +333,26 @@ def _line(prefix: str, line: str) -> str:
 
 
 def _git_path(prefix: str, path: str) -> str:
-    """``prefix + path`` quoted the way git quotes a file name that needs it (C style, UTF-8 octal)."""
+    """``prefix + path`` as git writes it in a diff: C-quoted when it holds ``"``, ``\\``, a control
+    character or a byte above 0x7e (in octal). A name that is not UTF-8 (decoded with ``surrogateescape``,
+    as :func:`os.fsdecode` does) gets its own bytes back."""
     name = prefix + path.replace(os.sep, "/")
-    if not any(c in '"\\' or ord(c) < 0x20 or ord(c) >= 0x7F for c in name):
+    try:
+        data = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that was not a byte: its UTF-8-like bytes, quoted
+        data = name.encode("utf-8", "surrogatepass")
+    if not any(byte in b'"\\' or byte < 0x20 or byte >= 0x7F for byte in data):
         return name
-    escapes = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v"}
-    escapes |= {"\f": "\\f", "\r": "\\r"}
+    escapes = {ord(k): v for k, v in _GIT_ESCAPES.items()}
     quoted = "".join(
-        escapes.get(c) or (c if 0x20 <= ord(c) < 0x7F else "".join(f"\\{b:03o}" for b in c.encode()))
-        for c in name
+        escapes.get(byte) or (chr(byte) if 0x20 <= byte < 0x7F else f"\\{byte:03o}") for byte in data
     )
     return f'"{quoted}"'
+
+
+#: the characters git writes as C escapes in a quoted file name (the other controls in octal)
+_GIT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v"}
+_GIT_ESCAPES |= {"\f": "\\f", "\r": "\\r"}
 
 
 def write(result: FixResult, *, base: Path) -> list[Path]:
@@ -266,11 +360,16 @@ def write(result: FixResult, *, base: Path) -> list[Path]:
 
     Each file is replaced atomically (a temporary file in its directory, then ``os.replace``) and keeps its
     mode bits (not its owner, nor other hard links to it; a symlink's target is written). Nothing is
-    written when a file is no longer what was read: :class:`FileChangedError` names it.
+    written when a file is no longer what was read (:class:`FileChangedError` names it), nor when one
+    cannot be written (:class:`FileNotWritableError`): a read-only file (no write permission bit, even
+    for root: the replacement would only need its folder's permission), one this process may not write,
+    or one in a folder where it may not create the temporary file.
     """
     targets = [(fix, base / fix.path) for fix in result.files if fix.changed]
     for fix, path in targets:
         _check_unchanged(fix, path, written=())
+    for _, path in targets:
+        _check_writable(path)
     written: list[Path] = []
     for fix, path in targets:
         _check_unchanged(fix, path, written=written)
@@ -286,6 +385,28 @@ def _check_unchanged(fix: FileFix, path: Path, *, written: Sequence[Path]) -> No
         same = False
     if not same:
         raise FileChangedError(path, written=written)
+
+
+def _check_writable(path: Path) -> None:
+    real = Path(os.path.realpath(path))
+    try:
+        mode = real.stat().st_mode
+    except OSError as exc:
+        raise FileNotWritableError(path, exc.strerror or str(exc)) from None
+    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        why = f"it is read-only (mode {stat.S_IMODE(mode):o})"
+    elif not _may(real, os.W_OK):
+        why = "no permission to write it"
+    elif not _may(real.parent, os.W_OK | os.X_OK):
+        why = f"no permission to create a file in its folder {real.parent}"
+    else:
+        return
+    raise FileNotWritableError(path, why)
+
+
+def _may(path: Path, mode: int) -> bool:
+    """Whether this process may access ``path`` so (with its effective ids where the platform can)."""
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
 
 
 def _replace(path: Path, data: bytes) -> None:

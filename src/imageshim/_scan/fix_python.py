@@ -11,7 +11,8 @@ positions consistent, no overlaps). Each edit must land on a node of the right k
   a trailing comma.
 
 A dict key is never rewritten (``{"dall-e-3": ...}`` may be a route or a price table: renaming the key
-changes what the dict means). Anything else is refused (the file changed since the scan, or the span is
+changes what the dict means), nor the value of a ``"model_name"`` key (a LiteLLM ``model_list`` entry's
+public name, :data:`.fix_text.ALIAS_KEYS`). Anything else is refused (the file changed since the scan, or the span is
 not what the edit says). The
 result must still parse (:func:`ast.parse`), else every edit of the file is refused.
 """
@@ -27,6 +28,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from imageshim._scan.findings import Edit
+from imageshim._scan.fix_text import ALIAS, ALIAS_KEYS
 from imageshim._scan.positions import TextPositions
 
 __all__ = ["apply_python", "parse_problem"]
@@ -87,8 +89,9 @@ class _Index:
         self.strings: list[tuple[int, int, cst.SimpleString]] = []
         #: id(arg) -> (the call, the argument's index)
         self.arg_of: dict[int, tuple[cst.Call, int]] = {}
-        #: ids of the dict keys
+        #: ids of the dict keys, and of the values of ALIAS_KEYS keys
         self.keys: set[int] = set()
+        self.aliases: set[int] = set()
         for node, where in positions.items():
             if isinstance(node, (cst.SimpleString, cst.Integer, cst.Float, cst.Name, cst.Arg)):
                 key = ((where.start.line, where.start.column), (where.end.line, where.end.column))
@@ -99,7 +102,14 @@ class _Index:
                 for index, arg in enumerate(node.args):
                     self.arg_of[id(arg)] = (node, index)
             if isinstance(node, cst.Dict):
-                self.keys.update(id(e.key) for e in node.elements if isinstance(e, cst.DictElement))
+                for element in node.elements:
+                    if isinstance(element, cst.DictElement):
+                        self.keys.add(id(element.key))
+                        if (
+                            isinstance(element.key, cst.SimpleString)
+                            and element.key.evaluated_value in ALIAS_KEYS
+                        ):
+                            self.aliases.add(id(element.value))
 
     def offset(self, pos: cst.metadata.CodePosition) -> int:
         return self._positions.line_starts[pos.line - 1] + pos.column
@@ -156,6 +166,8 @@ class _Plan:
     def _put(self, node: cst.CSTNode, new: cst.BaseExpression) -> str | None:
         if id(node) in self._index.keys:
             return "it is a dict key, not a value: renaming it changes what the dict means"
+        if id(node) in self._index.aliases:
+            return ALIAS
         if id(node) in self.replace:
             return "another edit already changes this literal"
         self.replace[id(node)] = new

@@ -7,7 +7,9 @@ property, the comma before it; a property alone on its line goes with its line (
 end). The result is parsed again, and the file's edits are refused when it has syntax errors the
 original did not. :func:`apply_config` does the same for YAML, TOML, JSON, INI and .env values, and
 checks the file still loads when a parser for it is at hand. In both, a key or section name (a property
-name, ``"dall-e-3" = [...]`` in a routes table, ``[dall-e-2]``) is never renamed: only values are.
+name, ``"dall-e-3" = [...]`` in a routes table, ``[dall-e-2]``, YAML's ``? dall-e-2``) is never renamed:
+only values are. Nor is the value of ``model_name`` (:data:`ALIAS_KEYS`): in a LiteLLM proxy's
+``model_list`` it is the public name clients call, which must stay when the model behind it changes.
 
 Edits arrive checked by :mod:`.fix` (in range, positions consistent, no overlaps) and are applied from
 the end of the file backwards, so the offsets of the ones still to come stay valid.
@@ -26,7 +28,7 @@ from typing import Any
 
 from imageshim._scan.findings import Edit
 
-__all__ = ["INSTALL_HINT", "apply_config", "apply_script", "grammar_for"]
+__all__ = ["ALIAS", "ALIAS_KEYS", "INSTALL_HINT", "apply_config", "apply_script", "grammar_for"]
 
 INSTALL_HINT = "pip install 'imageshim[scan]'"
 Refusal = tuple[Edit, str]
@@ -36,13 +38,31 @@ _Range = tuple[int, int]
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]*")
 _NUMBER = re.compile(r"-?[0-9][0-9_]*(\.[0-9_]+)?([eE][-+]?[0-9]+)?")
 _QUOTES = "\"'`"
-#: after a property or its comma: the rest of the line when it holds nothing but comments
-_LINE_TAIL = re.compile(r"[ \t]*(?:/\*[^\r\n]*?\*/[ \t]*)*(?://[^\r\n]*)?(?:\r\n|\n|\r)")
+#: after a property or its comma: the rest of the line when it holds nothing but comments. A ``/* */``
+#: comment ends at its first ``*/`` (its body cannot hold one), so the match is linear: a lazy body that
+#: could run on past ``*/`` made ``/**/ /**/ ... x`` backtrack exponentially.
+_LINE_TAIL = re.compile(r"[ \t]*(?:/\*(?:(?!\*/)[^\r\n])*\*/[ \t]*)*(?://[^\r\n]*)?(?:\r\n|\n|\r)")
 _LITERAL_NODES = ("string", "number", "true", "false", "null", "template_string")
 _PROPERTY_NODES = ("pair", "shorthand_property_identifier")
 #: what follows a key (after its closing quote): a separator, or the end of a [section] header
 _KEY_END = re.compile(r"[\"']?[ \t]*([:=\]])")
 _KEY = "it is a key or section name, not a value: renaming it changes what the file means"
+#: a YAML explicit key's line up to the id: ``? dall-e-2``, ``- ? "openai/dall-e-2"`` (the value follows on
+#: a ``:`` line)
+_EXPLICIT_KEY = re.compile(r"[ \t]*(?:-[ \t]+)*\?[ \t]+(?:[-?][ \t]+)*[\"']?(?:[a-z][a-z0-9_-]*/)?")
+#: keys whose value is the public name clients call, not the model called: a LiteLLM proxy's ``model_name``
+ALIAS_KEYS = frozenset({"model_name"})
+ALIAS = (
+    "it is model_name, the public name clients call (a LiteLLM proxy's alias), not the model it routes to: "
+    "renaming it breaks every client that asks for it; keep it, and route it to the successor in "
+    "litellm_params.model"
+)
+#: the text before a value of an :data:`ALIAS_KEYS` key, on its line or the line above (searched with
+#: ``endpos`` at the value: ``model_name: dall-e-3``, ``"model_name": "openai/dall-e-3"``)
+_ALIAS_BEFORE = re.compile(
+    rf"(?<![\w.-])[\"']?(?:{'|'.join(map(re.escape, sorted(ALIAS_KEYS)))})[\"']?[ \t]*[:=][ \t]*"
+    r"(?:(?:\r\n|\n|\r)[ \t]*)?[\"']?(?:[a-z][a-z0-9_-]*/)?\Z"
+)
 
 
 def grammar_for(path: str) -> str:
@@ -103,6 +123,8 @@ def apply_config(text: str, edits: Sequence[Edit], *, path: str) -> tuple[str, l
             refused.append((edit, "settings are not removed from config files automatically"))
         elif _config_key(current, start, end):
             refused.append((edit, _KEY))
+        elif _ALIAS_BEFORE.search(current, max(0, start - 200), start):
+            refused.append((edit, ALIAS))
         elif not (
             literal_ok(old, edit.replacement)
             or (_PLAIN.fullmatch(old) and _PLAIN.fullmatch(edit.replacement))
@@ -119,10 +141,12 @@ def apply_config(text: str, edits: Sequence[Edit], *, path: str) -> tuple[str, l
 def _config_key(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` is in a key or a section name (``"dall-e-3" = [...]``, ``[dall-e-2]``,
     ``dall-e-3:``) rather than in a value. Unsure cases count as keys: the edit is left to a person."""
+    before = text[max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1 : start]
+    if _EXPLICIT_KEY.fullmatch(before):  # YAML's "? dall-e-2" (its value on the ": ..." line below)
+        return True
     follows = _KEY_END.match(text, end)
     if follows is None:
         return False
-    before = text[max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1 : start]
     if follows.group(1) == "]":  # a [section] header, not a [list, of, values]
         return before.lstrip(" \t").startswith("[") and "=" not in before and ":" not in before
     return True
@@ -148,6 +172,8 @@ def _script_change(parse: Callable[[bytes], Any], text: str, edit: Edit) -> str 
         key = literal.parent.child_by_field_name("key")
         if key is not None and key.start_byte == literal.start_byte:
             return _KEY
+        if key is not None and key.text.decode("utf-8", "replace").strip(_QUOTES) in ALIAS_KEYS:
+            return ALIAS
     if node is not None and exact and node.type in _LITERAL_NODES:
         if not literal_ok(text[start:end], edit.replacement):
             return f"{edit.replacement!r} is not a literal of the same kind as {text[start:end]!r}"

@@ -18,7 +18,7 @@ from typing import Any
 
 from imageshim._scan.findings import Edit, Finding, ScanReport
 
-__all__ = ["details", "ordered", "render", "sentence", "status_phrase", "subject"]
+__all__ = ["details", "ordered", "render", "safe_text", "sentence", "status_phrase", "subject"]
 
 WIDTH = 100
 #: lifecycle records say what the headline already says; the details list what the mapping changes
@@ -209,7 +209,7 @@ def sentence(finding: Finding) -> str:
     return text if text.endswith(".") else f"{text}."
 
 
-def _safe(text: str) -> str:
+def safe_text(text: str) -> str:
     """``text`` with control, format (bidirectional overrides: "Trojan Source"), line-separator and lone
     surrogate characters escaped (``\\x1b``, ``\\u202e``, ``\\udcff``): file names, notes and source text
     reach a terminal, where they must not move the cursor, colour or reorder what it shows, nor fail to
@@ -226,7 +226,7 @@ def _escape(char: str) -> str:
 
 def _wrap(text: str, indent: str, more: str = "  ") -> list[str]:
     return textwrap.wrap(
-        _safe(text),
+        safe_text(text),
         WIDTH,
         initial_indent=indent,
         subsequent_indent=indent + more,
@@ -245,7 +245,7 @@ def _group(findings: Iterable[Finding]) -> Mapping[str, list[Finding]]:
 def _file_section(path: str, findings: list[Finding]) -> list[str]:
     places = [f"{f.span.line}:{f.span.column}" for f in findings]
     width = max(len(p) for p in places)
-    out = [_safe(path)]
+    out = [safe_text(path)]
     for place, finding in zip(places, findings, strict=True):
         out.extend(_wrap(f"{place:<{width}}  {status_phrase(finding)}  {subject(finding)}", "  ", "    "))
         pad = " " * (2 + width + 2)

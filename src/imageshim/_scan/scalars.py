@@ -6,10 +6,16 @@ keeps those that are model ids. None is a full parser and none raises on malform
 gives fewer scalars, not an error. YAML, the largest, is in :mod:`.scalars_yaml`.
 
 Lines end at ``\\r\\n``, ``\\r`` or ``\\n`` (SARIF's line terminators), as :mod:`.positions` counts them.
+
+Every scanner is linear in the text's length, also on a file of one long line (minified JSON): each
+looks at a character a bounded number of times, and where it needs the end of the line it is on, it
+takes it from the line starts :class:`~.positions.TextPositions` computes once (:func:`line_end`), never
+by searching ahead again for each string.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 
@@ -28,7 +34,6 @@ __all__ = [
     "trim",
 ]
 
-_NEWLINE = re.compile(r"[\r\n]")
 #: the blanks between tokens on a line
 WS = " \t"
 
@@ -53,9 +58,16 @@ def close_quote(s: str, i: int, quote: str, escape: str | None, stop: int) -> in
     return -1
 
 
-def line_end(text: str, i: int) -> int:
-    match = _NEWLINE.search(text, i)
-    return match.start() if match else len(text)
+def line_end(index: TextPositions, i: int) -> int:
+    """Where the line holding offset ``i`` ends: at its line break (``i`` when ``i`` is on one), or at the
+    text's end. A binary search in the line starts: O(log lines), however far the end is."""
+    text, starts = index.text, index.line_starts
+    line = bisect.bisect_right(starts, i)
+    if line == len(starts):
+        return len(text)
+    following = starts[line]
+    end = following - 2 if following >= 2 and text[following - 2 : following] == "\r\n" else following - 1
+    return max(end, i)
 
 
 def skip_ws(s: str, i: int) -> int:
@@ -113,7 +125,7 @@ def scan_toml(text: str, index: TextPositions) -> Iterator[tuple[int, int]]:
     while i < n:
         c = text[i]
         if c == "#":
-            i = line_end(text, i)
+            i = line_end(index, i)
         elif c in "\r\n":
             key = key or not stack
             i += 1
@@ -121,7 +133,7 @@ def scan_toml(text: str, index: TextPositions) -> Iterator[tuple[int, int]]:
             if text.startswith(c * 3, i):  # multi-line strings are prose, not an id
                 i = _toml_multiline_end(text, i + 3, c)
                 continue
-            stop = line_end(text, i + 1)
+            stop = line_end(index, i + 1)
             end = close_quote(text, i + 1, c, "\\" if c == '"' else None, stop)
             if end >= 0:
                 yield i + 1, end
@@ -164,13 +176,13 @@ def scan_json(text: str, index: TextPositions) -> Iterator[tuple[int, int]]:
             return
         i = match.start()
         if text[i] == '"':
-            stop = line_end(text, i + 1)
+            stop = line_end(index, i + 1)
             end = close_quote(text, i + 1, '"', "\\", stop)
             if end >= 0:
                 yield i + 1, end
             i = stop if end < 0 else end + 1
         elif text.startswith("//", i):
-            i = line_end(text, i)
+            i = line_end(index, i)
         elif text.startswith("/*", i):
             j = text.find("*/", i + 2)
             i = n if j < 0 else j + 2
