@@ -45,7 +45,7 @@ from imageshim._core.adapter import (
     ProviderSettings,
 )
 from imageshim._core.catalog import ModelSpec, SizeRule, TokenRule
-from imageshim._core.cost import expected_usage
+from imageshim._core.cost import expected_usage, input_images
 from imageshim._core.edit import EditFacts, edit_facts
 from imageshim._core.errors import (
     APIConnectionError,
@@ -108,6 +108,7 @@ __all__ = [
     "error_class_for_status",
     "excerpt",
     "expected_usage",
+    "input_images",
     "malformed",
     "map_transport_errors",
     "parse_json",

@@ -7,6 +7,7 @@ request, fallbacks over the cap are left out, and cheapest-first orders by estim
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import pytest
@@ -174,6 +175,13 @@ def test_defaults() -> None:
     [
         ({"budget": {"max_usd_per_call": 0}}, "budget.max_usd_per_call", "greater than 0 (got 0)"),
         ({"budget": {"max_usd_per_call": "ten"}}, "budget.max_usd_per_call", "valid number (got 'ten')"),
+        ({"budget": {"max_usd_per_call": math.nan}}, "budget.max_usd_per_call", "finite number (got nan)"),
+        ({"budget": {"max_usd_per_call": math.inf}}, "budget.max_usd_per_call", "finite number (got inf)"),
+        (
+            {"gateway": {"budgets": {"usd_per_month": math.nan}}},
+            "gateway.budgets.usd_per_month",
+            "finite number (got nan)",
+        ),
         ({"budget": {"max_per_call": 1}}, "budget.max_per_call", "unknown key"),
         ({"routing": {"prefer": "fastest"}}, "routing.prefer", "'order' or 'cheapest' (got 'fastest')"),
         ({"mapping": {"quality": "parity"}}, "mapping.quality", '"price-parity" or a table'),

@@ -21,8 +21,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import imageshim
+from imageshim._core.adapter import ImageCall, InputImage
 from imageshim._core.catalog import ModelSpec, TokenRule, builtin_catalog
-from imageshim._core.cost import estimate_images, expected_usage, output_tokens, text_tokens
+from imageshim._core.cost import (
+    INPUT_IMAGE_TOKENS,
+    estimate_images,
+    expected_usage,
+    input_images,
+    output_tokens,
+    text_tokens,
+)
+from imageshim._core.request import request_from_kwargs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SEED = json.loads((FIXTURES / "runware-dalle3-seed-exchanges.json").read_text(encoding="utf-8"))
@@ -165,6 +174,40 @@ def test_unpriced_models_have_no_estimate() -> None:
     assert estimate_images(_spec("dall-e-3"), "1024x1024", "hd", 0) is None
 
 
+def test_an_edits_inputs_are_priced_at_a_stated_bound_each() -> None:
+    spec = _spec("gpt-image-2")
+    prompt = "x" * 400  # 100 text tokens
+    generation = estimate_images(spec, "1024x1024", "low", 2, prompt=prompt)
+    edit = estimate_images(spec, "1024x1024", "low", 2, prompt=prompt, input_images=16)
+    assert generation is not None
+    assert edit is not None
+    assert INPUT_IMAGE_TOKENS == 1536  # the bound README and the estimate's note state
+    per_image = 196 * 30e-6 + 100 * 5e-6 + 16 * 1536 * 8e-6  # the inputs count for every image made
+    assert edit.usd == pytest.approx(2 * per_image, abs=1e-6)
+    assert edit.usd > 30 * generation.usd  # the audit's 16-input edit: about 30x a generation
+    assert edit.input_tokens == 16 * 1536
+    assert any("1536 image-input tokens each" in note and "UNCERTAIN" in note for note in edit.notes)
+    assert "+ 24576 input-image tokens (a bound)" in edit.explain()
+    # a per-image price covers the image made: the inputs are added at the model's image-input rate
+    priced = spec.with_changes({"price_per_image": {"low": {"1024x1024": 0.01}}})
+    per_image_edit = estimate_images(priced, "1024x1024", "low", 1, input_images=2)
+    assert per_image_edit is not None
+    assert (per_image_edit.basis, per_image_edit.usd) == ("per-image", round(0.01 + 2 * 1536 * 8e-6, 6))
+    # a model with no image-input rate (DALL·E 2, per image): noted, not priced
+    dalle2 = estimate_images(_spec("dall-e-2"), "1024x1024", None, 1, input_images=1)
+    assert dalle2 is not None
+    assert dalle2.usd == 0.02
+    assert any("not priced (no image-input rate known)" in note for note in dalle2.notes)
+
+
+def test_the_inputs_of_an_edit_are_its_images_its_mask_and_its_markup() -> None:
+    image = InputImage(b"png", "image/png", 1024, 1024)
+    call = ImageCall(call_id="c", model="gpt-image-2", prompt="x")
+    assert input_images(call) == 0
+    assert input_images(call.evolve(images=(image, image))) == 2
+    assert input_images(call.evolve(images=(image,), mask=image, markup=image)) == 3
+
+
 def test_expected_usage_is_what_the_estimate_assumes() -> None:
     spec = _spec("gpt-image-2")
     usage = expected_usage(spec, "1536x1024", "medium", 2, "abcdefgh")
@@ -175,6 +218,9 @@ def test_expected_usage_is_what_the_estimate_assumes() -> None:
         "total_tokens": 2748,
     }
     assert expected_usage(_spec("dall-e-3"), "1024x1024", "hd", 1, "x") is None
+    edit = expected_usage(spec, "1536x1024", "medium", 1, "abcdefgh", input_images=2)
+    assert edit is not None
+    assert edit["input_tokens_details"] == {"text_tokens": 2, "image_tokens": 2 * 1536}
 
 
 @given(
@@ -220,12 +266,96 @@ def test_models_entries_correct_prices_and_cite_the_configuration(clock: Any) ->
     assert added.usd == pytest.approx(6000 * 30e-6)
 
 
+def test_a_models_price_corrects_the_cells_it_names_and_keeps_the_others(clock: Any) -> None:
+    from imageshim._frontends.engine import Engine
+
+    # README's example: one cell of dall-e-3's table
+    config = {
+        "routes": {"*": ["mock:gpt-image-2"]},
+        "mapping": {"quality": "price-parity"},
+        "models": [
+            {"id": "dall-e-3", "price_per_image": {"hd": {"1792x1024": 0.13}}},
+            {"id": "gpt-image-2", "output_tokens": {"high": {"1024x1024": 7000}}},
+        ],
+    }
+    engine = Engine(config, clock=clock)
+    dalle3 = engine.catalog.get("dall-e-3")
+    assert dalle3 is not None
+    assert dalle3.price_per_image == {
+        "standard": {"1024x1024": 0.04, "1792x1024": 0.08, "1024x1792": 0.08},
+        "hd": {"1024x1024": 0.08, "1792x1024": 0.13, "1024x1792": 0.12},
+    }
+    kept = estimate_images(dalle3, "1024x1024", "standard", 1)
+    assert kept is not None
+    assert kept.usd == 0.04
+    assert kept.source is not None
+    assert kept.source.startswith("your configuration (<dict>) for the price_per_image cells it sets; else ")
+    assert "openai.com/api/pricing" in kept.source
+    gpt = engine.catalog.get("gpt-image-2")
+    assert gpt is not None
+    assert gpt.output_tokens is not None
+    assert (gpt.output_tokens["high"]["1024x1024"], gpt.output_tokens["medium"]["1024x1024"]) == (7000, 1756)
+    # price parity still has DALL·E 3's hd 1024x1024 price: medium, not the table's high
+    plan = engine.plan(
+        request_from_kwargs({"model": "dall-e-3", "prompt": "a fox", "quality": "hd", "size": "1024x1024"})
+    )
+    assert plan.targets[0].template.quality == "medium"
+    # an empty table takes the table away
+    emptied = builtin_catalog().with_overrides([{"id": "dall-e-3", "price_per_image": {"hd": {}}}])
+    gone = emptied.get("dall-e-3")
+    assert gone is not None
+    assert gone.price_per_image is not None
+    assert gone.price_per_image["hd"] == {}
+    assert gone.price_per_image["standard"]["1024x1024"] == 0.04
+
+
 @pytest.mark.parametrize(
     ("entry", "words"),
     [
         (
-            {"price_per_image": {"hd": {"1024x1024": -1}}},
-            "price_per_image.hd.1024x1024 must be a number >= 0",
+            {"price_per_image": {"high": {"1024x1024": -1}}},
+            "price_per_image.high.1024x1024 must be a number >= 0",
+        ),
+        (
+            {"price_per_image": {"high": {"1024x1024": math.inf}}},
+            "price_per_image.high.1024x1024 must be a number >= 0 and at most 1e+06 (USD per image); got inf",
+        ),
+        (
+            {"price_per_image": {"high": {"1024x1024": 1e308}}},
+            "at most 1e+06 (USD per image); got 1e+308",
+        ),
+        (
+            {"price_per_token": {"output": math.nan}},
+            "price_per_token.output must be a number >= 0 and at most 1 (USD per token); got nan",
+        ),
+        (
+            {"output_tokens": {"high": {"1024x1024": 1.7}}},
+            "output_tokens.high.1024x1024 must be a whole number from 0 to 100,000,000 (got 1.7)",
+        ),
+        (
+            {"output_tokens": {"ultra": {"1024x1024": 7000}}},
+            "output_tokens.ultra: 'ultra' is not a quality of this model (allowed: low, medium, high;",
+        ),
+        (
+            {"price_per_image": {"high": {"huge": 0.2}}},
+            "price_per_image.high.huge: sizes are written WIDTHxHEIGHT, such as 1024x1024 (got 'huge')",
+        ),
+        (
+            {"output_token_rule": {"quality_factors": {"high": 96}, "area_offset": -10_000_000}},
+            "output_token_rule.area_offset must be a whole number from 0 to 1,000,000,000,000 (got -10000000)",
+        ),
+        (
+            {"output_token_rule": {"quality_factors": {"high": 0.5}}},
+            "output_token_rule.quality_factors.high must be a whole number from 1 to 10,000 (got 0.5)",
+        ),
+        (
+            {"output_token_rule": {"quality_factors": {"high": 96}, "area_divisor": 1e-9}},
+            "output_token_rule.area_divisor must be a whole number from 1",
+        ),
+        (
+            {"output_token_rule": {"quality_factors": {"high": 96}, "bogus": 1}},
+            "output_token_rule takes quality_factors, area_offset, area_divisor (quality_factors required); "
+            "got ['bogus', 'quality_factors']",
         ),
         ({"price_per_token": {"output": "cheap"}}, "price_per_token.output must be a number >= 0"),
         (

@@ -79,6 +79,37 @@ def test_a_left_out_quality_is_dalle3s_default(clock: Any) -> None:
     assert "against $0.0400 that dall-e-3 charged for standard 1024x1024 (n=1)" in warning.reason
 
 
+@pytest.mark.parametrize(
+    ("size", "n", "parity", "dalle"),
+    [
+        ("1024x1024", 1, "low", "$0.0400"),
+        ("1792x1024", 1, "medium", "$0.0800"),
+        ("1024x1024", 3, "low", "$0.1200"),
+    ],
+)
+def test_auto_on_dalle3_is_held_to_its_default_qualitys_price(
+    clock: Any, size: str, n: int, parity: str, dalle: str
+) -> None:
+    # OpenAI took quality="auto" for dall-e-3: its default, standard. GPT Image 2 takes "auto" too, but
+    # prices it as high ($0.2107 at 1024x1024): parity must apply here as well.
+    target = _first(clock, PARITY, quality="auto", size=size, n=n)
+    assert target.template.quality == parity
+    warning = _quality_warning(target)
+    assert (warning.requested, warning.applied, warning.category.__name__) == (
+        "auto",
+        parity,
+        "OptionMappedWarning",
+    )
+    assert warning.reason.startswith(f"quality 'auto' on dall-e-3 is its default 'standard'; sent {parity!r}")
+    assert f"against {dalle} that dall-e-3 charged for standard {size} (n={n})" in warning.reason
+    reference = estimate_images(_dalle3(), size, "standard", n)
+    assert reference is not None
+    assert target.estimate is not None
+    assert target.estimate.usd <= reference.usd
+    # without parity, "auto" is sent as asked (the default mapping is unchanged)
+    assert _first(clock, {}, quality="auto", size=size, n=n).template.quality == "auto"
+
+
 def test_n_scales_both_sides(clock: Any) -> None:
     target = _first(clock, PARITY, quality="hd", size="1024x1024", n=3)
     assert target.template.quality == "medium"

@@ -9,6 +9,8 @@ parity's quality and warning, cheapest-first's order.
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -87,6 +89,52 @@ def test_native_loopback_reports_the_estimate(provider: fake.FaultServer, clock:
     assert provider.count("generate") == 1
 
 
+def _runware_reporting(cost: Any) -> Any:
+    """A Runware reply whose images report ``cost`` (as JSON writes it: NaN and Infinity included)."""
+
+    def act(conn: fake.Conn) -> None:
+        items = [
+            {
+                "taskType": "imageInference",
+                "taskUUID": task["taskUUID"],
+                "imageUUID": "5d1b3c6e-0000-4000-8000-000000000001",
+                "cost": cost,
+                "status": "success",
+                "imageBase64Data": fake.PNG,
+            }
+            for task in conn.json()
+        ]
+        conn.send(200, json.dumps({"data": items}).encode())
+
+    return act
+
+
+@pytest.mark.parametrize("cost", [math.nan, math.inf, -0.5, "NaN", "Infinity", 1e300])
+def test_a_reported_cost_that_is_not_a_price_is_replaced_by_the_estimate(
+    cost: Any, clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    srv = fake.FaultServer(provider="runware")
+    srv.script.append(_runware_reporting(cost))
+    try:
+        client = imageshim.OpenAI(config=_loopback(srv), clock=clock)
+        with caplog.at_level("WARNING", logger="imageshim"):
+            resp = client.images.generate(model="gpt-image-2", prompt=PROMPT, size="1024x1024", quality="low")
+        srv.script.append(_runware_reporting(cost))
+        raw = _sdk(_loopback(srv), clock).images.with_raw_response.generate(
+            model="gpt-image-2", prompt=PROMPT, size="1024x1024", quality="low"
+        )
+    finally:
+        srv.close()
+    report = resp.imageshim
+    assert report.estimate_usd == pytest.approx(196 * 30e-6 + 5 * 5e-6)
+    assert report.cost_usd == report.estimate_usd
+    assert report.cost_source is not None
+    assert report.cost_source.startswith("estimate from the catalog's token prices")
+    assert "runware:gpt-image-2 reported a cost of" in caplog.text
+    assert "which is not a price; the estimate is used instead" in caplog.text
+    assert raw.headers["x-imageshim-cost-usd"] == f"{report.estimate_usd:.6f}"  # the transport's header too
+
+
 # ----- the cap ------------------------------------------------------------------------------------------
 def test_native_mock_refuses_over_the_cap_and_sends_nothing(imageshim_mock: Any, clock: Any) -> None:
     client = imageshim.OpenAI(config=_mock(budget={"max_usd_per_call": 0.1}), clock=clock)
@@ -134,10 +182,37 @@ def test_transport_refuses_over_the_cap_with_the_sdks_400(
     assert info.value.status_code == 400
     assert info.value.code == "budget_exceeded"
     assert info.value.param == "quality"
+    assert info.value.response.headers["x-imageshim-estimate-usd"] == "0.210745"  # the refused estimate
     assert "above [budget] max_usd_per_call = $0.1000" in info.value.message
     assert "Cheapest setting that fits: quality='medium'" in info.value.message
     assert provider.requests == []
     assert imageshim_mock.calls == []
+
+
+def test_an_edits_input_images_count_against_the_cap(imageshim_mock: Any, clock: Any) -> None:
+    # The audit's edit: 16 inputs at low quality. Without its inputs it is estimated at about $0.006 and
+    # passes a $0.01 cap; at 1,536 image-input tokens each it is about $0.20.
+    client = imageshim.OpenAI(config=_mock(budget={"max_usd_per_call": 0.01}), clock=clock)
+    images = [_png(64 + i) for i in range(16)]
+    with pytest.raises(imageshim.BudgetExceededError) as info:
+        client.images.edit(image=images, prompt=PROMPT, model="gpt-image-2", quality="low", size="1024x1024")
+    assert info.value.estimate_usd == pytest.approx(196 * 30e-6 + 5 * 5e-6 + 16 * 1536 * 8e-6, abs=1e-6)
+    assert info.value.fits is None  # the inputs cost more than the cap at every setting
+    assert imageshim_mock.calls == []
+    resp = client.images.generate(model="gpt-image-2", prompt=PROMPT, quality="low", size="1024x1024")
+    assert resp.imageshim.estimate_usd is not None
+    assert resp.imageshim.estimate_usd < 0.01  # the same call without inputs fits
+    assert len(imageshim_mock.calls) == 1
+
+
+def _png(width: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, 64), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
 
 
 def test_an_unpriced_call_under_a_cap_is_refused_everywhere(imageshim_mock: Any, clock: Any) -> None:
@@ -248,3 +323,13 @@ def test_native_loopback_cheapest_first(clock: Any) -> None:
     finally:
         for srv in servers.values():
             srv.close()
+
+
+def test_the_mock_charges_an_edits_input_images_as_the_estimate_does(imageshim_mock: Any, clock: Any) -> None:
+    client = imageshim.OpenAI(config=_mock(), clock=clock)
+    images = [_png(64 + i) for i in range(3)]
+    resp = client.images.edit(
+        image=images, prompt=PROMPT, model="gpt-image-2", quality="low", size="1024x1024"
+    )
+    assert resp.imageshim.estimate_usd == pytest.approx(196 * 30e-6 + 5 * 5e-6 + 3 * 1536 * 8e-6, abs=1e-6)
+    assert resp.imageshim.cost_usd == resp.imageshim.estimate_usd  # what the same edit would cost

@@ -37,6 +37,7 @@ from imageshim.adapterkit import (
     edit_facts,
     error_class_for_status,
     expected_usage,
+    input_images,
 )
 
 from .images import MEDIA_TYPES, make_gif, make_image, with_text
@@ -185,7 +186,9 @@ class MockAdapter(ImageAdapter):
         usage = None
         if spec.usage:
             count = sum(c.n for c in calls)
-            usage = expected_usage(spec, first.size, first.quality, count, first.prompt)
+            usage = expected_usage(
+                spec, first.size, first.quality, count, first.prompt, input_images=input_images(first)
+            )
         if spec.usage and usage is None:  # a GPT image model the catalog has no token prices for
             text = max(1, len(first.prompt) // 4)
             out = sum(c.n for c in calls) * _output_tokens(size, first.quality)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from imageshim._core.config import BudgetPolicy, RoutingPolicy
-from imageshim._core.cost import Estimate, estimate_images, ranked_qualities
+from imageshim._core.cost import Estimate, estimate_images, input_images, ranked_qualities
 from imageshim._core.errors import BudgetExceededError
 from imageshim._core.mapping import MappedRequest
 from imageshim._core.sizes import parse_size
@@ -78,8 +78,9 @@ def cheapest_fit(target: MappedRequest, cap: float) -> dict[str, Any] | None:
     tries = [(q, call.size) for q in qualities] + [
         (q, s) for q in qualities for s in _listed_sizes(target, q)
     ]
+    inputs = input_images(call)  # an edit's inputs cost the same at every setting: they must fit too
     for quality, size in tries:
-        priced = estimate_images(spec, size, quality, target.n, prompt=call.prompt)
+        priced = estimate_images(spec, size, quality, target.n, prompt=call.prompt, input_images=inputs)
         if priced is not None and priced.usd <= cap + _EPSILON:
             return {"quality": quality, "size": priced.size, "estimate_usd": priced.usd}
     return None

@@ -166,8 +166,10 @@ class ModelSpec:
         return self.fact_sources.get(fact, self.capability_source)
 
     def with_changes(self, changes: Mapping[str, Any]) -> ModelSpec:
-        """A copy with ``changes`` applied (values already of the field's type, or raw data)."""
-        return dataclasses.replace(self, **_coerce(changes))
+        """A copy with ``changes`` applied (values already of the field's type, or raw data). Prices are
+        checked against the qualities the copy will have."""
+        qualities = changes.get("qualities", self.qualities)
+        return dataclasses.replace(self, **_coerce(changes, tuple(qualities or ())))
 
 
 #: the facts a ``[[models]]`` entry may set
@@ -188,7 +190,7 @@ _TUPLE_FIELDS = (
 )
 
 
-def _coerce(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _coerce(raw: Mapping[str, Any], qualities: tuple[str, ...]) -> dict[str, Any]:
     out = dict(raw)
     for key in _DATE_FIELDS:
         if isinstance(out.get(key), str):
@@ -199,43 +201,131 @@ def _coerce(raw: Mapping[str, Any]) -> dict[str, Any]:
     rule = out.get("size_rule")
     if isinstance(rule, Mapping):
         out["size_rule"] = SizeRule(**rule)
+    _check_prices(out, qualities)
     tokens = out.get("output_token_rule")
     if isinstance(tokens, Mapping):
         out["output_token_rule"] = TokenRule(**tokens)
-    _check_prices(out)
     return out
 
 
-def _check_prices(facts: Mapping[str, Any]) -> None:
-    """Prices must be numbers >= 0 in the documented shapes; raises ValueError naming the fact."""
-    for field, depth in (("price_per_image", 2), ("price_per_token", 1), ("output_tokens", 2)):
+# ----- prices: checked where they enter (the catalog's data, a provider's profile, [[models]]) ---------
+#: the highest figure each price fact may hold: far above any real price, low enough that no sum of them
+#: overflows (a price of 1e308 made every budget's micro-dollar sum infinite)
+_CEILING = {"price_per_image": 1e6, "price_per_token": 1.0, "output_tokens": 10**8}
+_TOKEN_PRICES = ("text_input", "image_input", "output")
+_RULE_KEYS = {"quality_factors": (1, 10**4), "area_offset": (0, 10**12), "area_divisor": (1, 10**12)}
+
+
+def _check_prices(facts: Mapping[str, Any], qualities: tuple[str, ...]) -> None:
+    """Prices must be finite numbers >= 0 (token counts and the rule's figures whole numbers), under the
+    qualities the model has and at ``WIDTHxHEIGHT`` sizes; raises ValueError naming the fact, the value
+    and what is allowed."""
+    for field in ("price_per_image", "output_tokens"):
         table = facts.get(field)
         if table is not None:
-            _check_table(field, table, depth)
-    per_token = facts.get("price_per_token") or {}
-    unknown = set(per_token) - {"text_input", "image_input", "output"}
-    if unknown:
-        raise ValueError(
-            f"price_per_token takes text_input, image_input and output (USD per token); got {sorted(unknown)}"
-        )
+            for quality, sizes in _table(field, table).items():
+                where = f"{field}.{quality}"
+                _check_quality(where, quality, qualities)
+                for size, value in _table(where, sizes).items():
+                    _check_size(f"{where}.{size}", size)
+                    _check_number(f"{where}.{size}", value, field)
+    per_token = facts.get("price_per_token")
+    if per_token is not None:
+        unknown = set(_table("price_per_token", per_token)) - set(_TOKEN_PRICES)
+        if unknown:
+            raise ValueError(
+                f"price_per_token takes text_input, image_input and output (USD per token); got {sorted(unknown)}"
+            )
+        for key, value in per_token.items():
+            _check_number(f"price_per_token.{key}", value, "price_per_token")
     rule = facts.get("output_token_rule")
-    if rule is not None and not isinstance(rule, TokenRule):
-        raise ValueError("output_token_rule must be a table: quality_factors, area_offset, area_divisor")
-    if isinstance(rule, TokenRule):
-        _check_table("output_token_rule.quality_factors", rule.quality_factors, 1)
-        if rule.area_divisor <= 0:
-            raise ValueError("output_token_rule.area_divisor must be a number above 0")
+    if rule is None or isinstance(rule, TokenRule):
+        return
+    allowed = ", ".join(_RULE_KEYS)
+    if not isinstance(rule, Mapping):
+        raise ValueError(f"output_token_rule must be a table of {allowed} (got {rule!r})")
+    unknown = set(rule) - set(_RULE_KEYS)
+    if unknown or "quality_factors" not in rule:
+        raise ValueError(f"output_token_rule takes {allowed} (quality_factors required); got {sorted(rule)}")
+    for key, value in rule.items():
+        if key == "quality_factors":
+            for quality, factor in _table("output_token_rule.quality_factors", value).items():
+                where = f"output_token_rule.quality_factors.{quality}"
+                _check_quality(where, quality, qualities)
+                _check_whole(where, factor, *_RULE_KEYS[key])
+        else:
+            _check_whole(f"output_token_rule.{key}", value, *_RULE_KEYS[key])
 
 
-def _check_table(field: str, table: Any, depth: int) -> None:
+def _table(where: str, table: Any) -> Mapping[str, Any]:
     if not isinstance(table, Mapping):
-        raise ValueError(f"{field} must be a table, not {type(table).__name__}")
-    for key, value in table.items():
-        where = f"{field}.{key}"
-        if depth > 1:
-            _check_table(where, value, depth - 1)
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            raise ValueError(f"{where} must be a number >= 0 (got {value!r})")
+        raise ValueError(f"{where} must be a table, not {type(table).__name__} ({table!r})")
+    return table
+
+
+def _check_quality(where: str, quality: str, qualities: tuple[str, ...]) -> None:
+    priced = [q for q in qualities if q != "auto"]
+    if quality not in priced:
+        raise ValueError(
+            f"{where}: {quality!r} is not a quality of this model (allowed: {', '.join(priced) or 'none'}; "
+            "'auto' is priced as its highest level)"
+        )
+
+
+def _check_size(where: str, size: str) -> None:
+    width, sep, height = size.partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise ValueError(f"{where}: sizes are written WIDTHxHEIGHT, such as 1024x1024 (got {size!r})")
+
+
+def _check_number(where: str, value: Any, field: str) -> None:
+    ceiling = _CEILING[field]
+    if field == "output_tokens":
+        _check_whole(where, value, 0, int(ceiling))
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= ceiling:
+        unit = "USD per token" if field == "price_per_token" else "USD per image"
+        raise ValueError(f"{where} must be a number >= 0 and at most {ceiling:g} ({unit}); got {value!r}")
+
+
+def _check_whole(where: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{where} must be a whole number from {low} to {high:,} (got {value!r})")
+
+
+def _merged(base: Any, change: Any, depth: int) -> Any:
+    """``change``'s cells over ``base``'s (a table of ``depth`` levels): a [[models]] price corrects the
+    cells it names and keeps the others. An empty table takes that level away (``price_per_image = {}``:
+    no per-image price); anything that is not a table replaces (and is then checked as it stands)."""
+    if not (isinstance(base, Mapping) and isinstance(change, Mapping)) or not change:
+        return change
+    out = dict(base)
+    for key, value in change.items():
+        out[key] = _merged(base.get(key), value, depth - 1) if depth > 1 else value
+    return out
+
+
+def _cells(table: Any, depth: int) -> int:
+    if not isinstance(table, Mapping):
+        return 1
+    return sum(_cells(value, depth - 1) if depth > 1 else 1 for value in table.values())
+
+
+#: the price tables merged cell by cell, with their depth (quality -> size -> figure; name -> rate)
+_MERGED_TABLES = {"price_per_image": 2, "output_tokens": 2, "price_per_token": 1}
+
+
+def _corrected(base: ModelSpec, data: dict[str, Any]) -> list[str]:
+    """Merge ``data``'s price tables into ``base``'s (in place); the fields where some of the catalog's
+    cells are kept beside the ones the entry sets."""
+    kept = []
+    for field, depth in _MERGED_TABLES.items():
+        if field in data:
+            merged = _merged(getattr(base, field), data[field], depth)
+            if _cells(merged, depth) > _cells(data[field], depth):
+                kept.append(field)
+            data[field] = merged
+    return kept
 
 
 class Catalog:
@@ -282,6 +372,9 @@ class Catalog:
         """Apply ``[[models]]`` entries: change fields of a known id, or add a model ``like`` another.
 
         Facts changed by configuration cite the configuration as their source unless the entry gives one.
+        Price tables (``price_per_image``, ``output_tokens``, ``price_per_token``) are merged cell by cell
+        into the model's: an entry corrects the cells it names and keeps the others (an empty table takes
+        that table away); the price source then cites both.
         """
         specs = dict(self._specs)
         cited = f"your configuration ({source or 'defaults'})"
@@ -291,14 +384,21 @@ class Catalog:
                 data.setdefault("lifecycle_source", cited)
             if set(data) - _LIFECYCLE_FIELDS - {"id", "like", "lifecycle_source", "name"}:
                 data.setdefault("capability_source", cited)
-            if PRICE_FIELDS & set(data):  # your prices: your citation, and no date unless you give one
-                data.setdefault("price_source", cited)
-                data.setdefault("price_as_of", None)
             model_id = str(data.pop("id"))
             base_id = data.pop("like", None)
             base = specs.get(self.canonical(model_id)) if base_id is None else specs.get(str(base_id))
             if base is None:
                 raise KeyError(str(base_id) if base_id is not None else model_id)
+            # Price tables are merged cell by cell: correcting one cell keeps the catalog's others.
+            kept = _corrected(base, data)
+            if kept and base.price_source:  # both cite: yours for the cells you set, the catalog's else
+                named = ", ".join(kept)
+                data.setdefault(
+                    "price_source", f"{cited} for the {named} cells it sets; else {base.price_source}"
+                )
+            elif PRICE_FIELDS & set(data):  # your prices: your citation, and no date unless you give one
+                data.setdefault("price_source", cited)
+                data.setdefault("price_as_of", None)
             name = data.get("name", base.name if base_id is None else model_id)
             inherited = base.user_fields if base_id is None else frozenset()
             user = inherited | (frozenset(entry) - {"id", "like"})
@@ -313,6 +413,9 @@ def builtin_catalog() -> Catalog:
     """The catalog shipped with this release (built once, on first use)."""
     global _BUILTIN
     if _BUILTIN is None:
-        specs = [ModelSpec(**_coerce({"id": mid, **raw})) for mid, raw in _catalog_data.MODELS.items()]
+        specs = [
+            ModelSpec(**_coerce({"id": mid, **raw}, tuple(raw["qualities"])))
+            for mid, raw in _catalog_data.MODELS.items()
+        ]
         _BUILTIN = Catalog(specs, _catalog_data.ALIASES)
     return _BUILTIN

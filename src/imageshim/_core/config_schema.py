@@ -44,7 +44,7 @@ class _Mapping(_Strict):
 
 
 class _Budget(_Strict):
-    max_usd_per_call: float | None = Field(None, gt=0, le=1e6)
+    max_usd_per_call: float | None = Field(None, gt=0, le=1e6, allow_inf_nan=False)
 
 
 class _Routing(_Strict):
@@ -78,8 +78,8 @@ _CLIENT_LABEL = r"^([0-9a-f]{12}|anonymous)$"
 
 
 class _KeyBudget(_Strict):
-    usd_per_day: float | None = Field(None, ge=0, le=1e9)
-    usd_per_month: float | None = Field(None, ge=0, le=1e9)
+    usd_per_day: float | None = Field(None, ge=0, le=1e9, allow_inf_nan=False)
+    usd_per_month: float | None = Field(None, ge=0, le=1e9, allow_inf_nan=False)
 
 
 class _Budgets(_KeyBudget):

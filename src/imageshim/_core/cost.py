@@ -16,7 +16,12 @@ How an estimate is made (README, "Cost"):
   text input rate. The prompt's tokens are approximated as its UTF-8 bytes / 4, rounded up (no tokenizer is
   shipped; close for English, high for most other text). Each image counts the prompt once: n images are
   priced as n generations, the upper side (UNCERTAIN whether a request of n pays for its prompt once).
-  An edit's input images are not priced: no source we hold gives their tokens (the estimate says so).
+- An edit's input images (and its mask and markup) are priced at a bound: :data:`INPUT_IMAGE_TOKENS`
+  image-input tokens each, per image made, at the model's ``image_input`` rate (UNCERTAIN: OpenAI publishes
+  no count; the bound is the upper side of what we could read, so a cap or a budget is not passed by an
+  edit whose inputs cost more than a generation). A per-image price is taken to cover only the image made:
+  the inputs are added where the model has an ``image_input`` rate; a model without one has them noted,
+  not priced.
 - quality "auto" (or none given where the model's default is "auto") is priced as "high": the model may
   choose it, and an estimate that guards a budget must not come out low.
 - size "auto" (or none given): the model's default size; where that is "auto" too, the dearest listed size.
@@ -28,16 +33,21 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from imageshim._core.catalog import ModelSpec
 
+if TYPE_CHECKING:
+    from imageshim._core.adapter import ImageCall
+
 __all__ = [
+    "INPUT_IMAGE_TOKENS",
     "QUALITY_ORDER",
     "Estimate",
     "estimate",
     "estimate_images",
     "expected_usage",
+    "input_images",
     "output_tokens",
     "priced_qualities",
     "ranked_qualities",
@@ -52,6 +62,14 @@ QUALITY_ORDER = ("low", "standard", "medium", "hd", "high", "xhigh", "max")
 AUTO_PRICED_AS = "high"
 #: the text-token approximation: UTF-8 bytes per token
 BYTES_PER_TOKEN = 4
+#: image-input tokens priced for each input image of an edit (each image, the mask, the markup), per image
+#: made. UNCERTAIN, chosen as the upper side: OpenAI publishes no count, and research/openai.md has none.
+#: For GPT Image 2 a developer's measurements (OpenAI developer community, "OpenAI must document the input
+#: image pricing of gpt-image-2", 2026-06-12) find each input billed on its own in 32 px patches within a
+#: budget of 1,536 patches, so at most 1,536 tokens; GPT Image 1 / 1.5 inputs follow the vision tile
+#: formula, at most 85 + 8 x 170 = 1,445 tokens (their input_fidelity "high" adds an amount we could not
+#: read: not covered). 1,536 x $8/1M is about $0.012 an input.
+INPUT_IMAGE_TOKENS = 1536
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +92,8 @@ class Estimate:
     price_as_of: date | None = None
     #: approximations and UNCERTAIN figures this estimate rests on
     notes: tuple[str, ...] = ()
+    #: an edit: the image-input tokens priced per image made (its inputs x :data:`INPUT_IMAGE_TOKENS`)
+    input_tokens: int = 0
 
     def explain(self) -> str:
         """How the amount was made, with its sources (no amount): ``resp.imageshim.estimate_source``."""
@@ -81,6 +101,8 @@ class Estimate:
             how = f"{self.output_tokens} image output tokens + ~{self.text_tokens} prompt tokens per image"
         else:
             how = "per-image price"
+        if self.input_tokens:
+            how += f" + {self.input_tokens} input-image tokens (a bound)"
         shape = ", ".join(part for part in (self.size, self.quality) if part)
         dated = f", as of {self.price_as_of.isoformat()}" if self.price_as_of else ""
         notes = "".join(f"; {note}" for note in self.notes)
@@ -91,6 +113,29 @@ class Estimate:
 
     def describe(self) -> str:
         return f"${self.usd:.4f} ({self.explain()})"
+
+
+def input_images(call: ImageCall) -> int:
+    """How many images an edit sends the model (its images, its mask and its markup): each is priced."""
+    return len(call.images) + (call.mask is not None) + (call.markup is not None)
+
+
+def _inputs(spec: ModelSpec, count: int) -> tuple[int, float, tuple[str, ...]]:
+    """The image-input tokens, their price per image made, and a note, for ``count`` input images."""
+    if count <= 0:
+        return 0, 0.0, ()
+    rate = (spec.price_per_token or {}).get("image_input")
+    if rate is None:
+        return 0, 0.0, (f"the {count} input image(s) of the edit are not priced (no image-input rate known)",)
+    tokens = count * INPUT_IMAGE_TOKENS
+    return (
+        tokens,
+        tokens * rate,
+        (
+            f"{count} input image(s) priced at {INPUT_IMAGE_TOKENS} image-input tokens each, per image made "
+            "(a bound: UNCERTAIN, no published count)",
+        ),
+    )
 
 
 def text_tokens(prompt: str) -> int:
@@ -186,26 +231,30 @@ def estimate_images(
 
     ``size`` None or "auto": the model's default size (where that is "auto" too, the dearest listed size).
     ``quality`` None: the model's default; "auto" is priced as "high". ``prompt``: priced as text input on
-    token-billed models (without it, only the images are). ``input_images``: an edit's input images (not
-    priced: noted on the estimate).
+    token-billed models (without it, only the images are). ``input_images``: an edit's input images, mask
+    and markup (:func:`input_images`), each priced at :data:`INPUT_IMAGE_TOKENS` image-input tokens per
+    image made, where the model has an image-input rate.
     """
     if images <= 0:
         return None
     level, notes = _level(spec, quality)
+    in_tokens, in_usd, in_notes = _inputs(spec, input_images)
     per_image = (spec.price_per_image or {}).get(level) or {}
     chosen, size_notes = _sized(size, spec, per_image)
     cell = per_image.get(chosen or "")
     if cell is not None:
+        per = round(cell + in_usd, 6)
         return Estimate(
-            round(cell * images, 6),
-            cell,
+            round(per * images, 6),
+            per,
             images,
             "per-image",
             spec.price_source,
             chosen,
             level,
             price_as_of=spec.price_as_of,
-            notes=(*notes, *size_notes),
+            notes=(*notes, *size_notes, *in_notes),
+            input_tokens=in_tokens,
         )
     rates = spec.price_per_token or {}
     if "output" not in rates:
@@ -217,14 +266,11 @@ def estimate_images(
         return None
     out, token_notes = found
     text = text_tokens(prompt) if prompt else 0
-    per = out * rates["output"] + text * rates.get("text_input", 0.0)
+    per = out * rates["output"] + text * rates.get("text_input", 0.0) + in_usd
     extra = [*notes, *size_notes, *token_notes]
     if text:
         extra.append(f"prompt tokens approximated as UTF-8 bytes / {BYTES_PER_TOKEN}")
-    if input_images:
-        extra.append(
-            f"the {input_images} input image(s) of the edit are not priced (no published token count)"
-        )
+    extra.extend(in_notes)
     return Estimate(
         round(per * images, 6),
         round(per, 6),
@@ -237,6 +283,7 @@ def estimate_images(
         text,
         spec.price_as_of,
         tuple(extra),
+        in_tokens,
     )
 
 
@@ -246,29 +293,37 @@ def estimate(spec: ModelSpec, size: str | None, quality: str | None, n: int) -> 
 
 
 def priced_qualities(
-    spec: ModelSpec, size: str | None, images: int, *, prompt: str | None = None
+    spec: ModelSpec, size: str | None, images: int, *, prompt: str | None = None, input_images: int = 0
 ) -> list[tuple[str, Estimate]]:
     """Each quality of ``spec`` with a price at ``size``, highest first, with its estimate."""
     out = []
     for quality in ranked_qualities(spec):
-        priced = estimate_images(spec, size, quality, images, prompt=prompt)
+        priced = estimate_images(spec, size, quality, images, prompt=prompt, input_images=input_images)
         if priced is not None:
             out.append((quality, priced))
     return out
 
 
 def expected_usage(
-    spec: ModelSpec, size: str | None, quality: str | None, images: int, prompt: str
+    spec: ModelSpec,
+    size: str | None,
+    quality: str | None,
+    images: int,
+    prompt: str,
+    *,
+    input_images: int = 0,
 ) -> dict[str, Any] | None:
     """The ``usage`` a token-billed model would report for this call, as its estimate assumes it; None for
-    a model not billed by tokens. The mock reports it, so its cost is what the same call would cost."""
-    priced = estimate_images(spec, size, quality, images, prompt=prompt)
+    a model not billed by tokens. The mock reports it, so its cost is what the same call would cost
+    (``input_images``: an edit's inputs, as :func:`estimate_images` prices them)."""
+    priced = estimate_images(spec, size, quality, images, prompt=prompt, input_images=input_images)
     if priced is None or priced.basis != "tokens":
         return None
     text, out = (priced.text_tokens or 0) * images, (priced.output_tokens or 0) * images
+    image_in = priced.input_tokens * images
     return {
-        "input_tokens": text,
-        "input_tokens_details": {"text_tokens": text, "image_tokens": 0},
+        "input_tokens": text + image_in,
+        "input_tokens_details": {"text_tokens": text, "image_tokens": image_in},
         "output_tokens": out,
-        "total_tokens": text + out,
+        "total_tokens": text + image_in + out,
     }

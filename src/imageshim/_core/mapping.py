@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from imageshim._core.adapter import ImageCall
 from imageshim._core.catalog import Catalog, ModelSpec, builtin_catalog
 from imageshim._core.config import MappingPolicy
-from imageshim._core.cost import Estimate, estimate_images
+from imageshim._core.cost import Estimate, estimate_images, input_images
 from imageshim._core.errors import BadRequestError
 from imageshim._core.parity import parity_quality
 from imageshim._core.sizes import fit_size, parse_size
@@ -69,10 +69,10 @@ class MappedRequest:
         """What this target would charge for the whole request, from the catalog's prices (None: unknown).
 
         The call as it will be sent: its size, quality, n and prompt (text tokens on token-billed models);
-        an edit's input images are noted, not priced (see :mod:`imageshim._core.cost`)."""
+        an edit's input images, mask and markup at a bound each (see :mod:`imageshim._core.cost`)."""
         call = self.template
         return estimate_images(
-            self.spec, call.size, call.quality, self.n, prompt=call.prompt, input_images=len(call.images)
+            self.spec, call.size, call.quality, self.n, prompt=call.prompt, input_images=input_images(call)
         )
 
     def calls(self) -> list[ImageCall]:
@@ -178,7 +178,16 @@ class _Mapper:
         """``size``: the size that will be sent (None: auto), what price parity compares at."""
         spec = self.spec
         quality, named = self.inherited("quality", quote=True)
-        if quality is None or quality in spec.qualities:
+        # Under price parity, "auto" asked of a DALL·E model is that model's default quality, held to its
+        # price like any other (the target's "auto" is priced as its highest level).
+        inherits = self.inherits
+        auto_parity = (
+            self.policy.price_parity
+            and inherits is not None
+            and quality == "auto"
+            and inherits.default_quality != "auto"
+        )
+        if quality is None or (quality in spec.qualities and not auto_parity):
             return quality
         parity = ""
         if self.policy.price_parity:
@@ -188,11 +197,17 @@ class _Mapper:
                 self.requested, quality, asked_size, spec, self.target, size, self.request.n, prompt
             )
             if choice.quality is not None:
-                reason = (
-                    f"quality {named} is not offered by {spec.id}; sent {choice.quality!r} ({choice.reason})"
+                why = (
+                    f"quality 'auto' on {inherits.id} is its default {inherits.default_quality!r}"
+                    if auto_parity and inherits is not None
+                    else f"quality {named} is not offered by {spec.id}"
                 )
-                self.changed("quality", quality, choice.quality, reason)
+                self.changed(
+                    "quality", quality, choice.quality, f"{why}; sent {choice.quality!r} ({choice.reason})"
+                )
                 return choice.quality
+            if auto_parity:
+                return quality  # parity cannot decide: "auto" is sent as asked
             parity = f" ({choice.reason})"
         table = _TO_DALLE_QUALITY if "hd" in spec.qualities else {**_TO_GPT_QUALITY, **self.policy.quality}
         applied = table.get(quality)

@@ -2,7 +2,8 @@
 
 For a quality the target does not offer (DALL·E 3's ``standard`` / ``hd`` on GPT Image 2), pick the highest
 quality of the target whose estimate does not exceed what the requested model charged for the same size,
-quality and n. Called from the mapping's quality decision (:meth:`imageshim._core.mapping._Mapper.quality`),
+quality and n; "auto" asked of DALL·E 3 (which OpenAI took) is its default quality, held to that price.
+Called from the mapping's quality decision (:meth:`imageshim._core.mapping._Mapper.quality`),
 so the choice, its warning and the plan's estimate are made once. Pure: no I/O, no clock.
 """
 
@@ -38,7 +39,10 @@ def parity_quality(
     prompt: str,
 ) -> ParityChoice:
     """The parity quality of ``spec`` (served as ``target`` at ``size``) for a call that asked
-    ``requested`` for quality ``asked`` at ``asked_size``, ``n`` images of ``prompt``."""
+    ``requested`` for quality ``asked`` at ``asked_size``, ``n`` images of ``prompt``. ``asked`` "auto" of
+    a model whose default is a level (DALL·E 3: "standard") is held to that default's price."""
+    if asked == "auto" and requested is not None and requested.default_quality != "auto":
+        asked = requested.default_quality
     reference = estimate_images(requested, asked_size, asked, n) if requested is not None else None
     if requested is None or reference is None:
         shape = f"quality {asked!r} at {asked_size or 'its default size'}"

@@ -11,13 +11,14 @@ before the call, the partial-result warning).
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from imageshim._core.cost import estimate_images
+from imageshim._core.cost import estimate_images, input_images
 from imageshim._core.errors import APIError, redact
-from imageshim._core.warnings import WarningRecord
+from imageshim._core.warnings import WarningRecord, logger
 from imageshim._frontends.urls import data_uri, write_file_url
 
 if TYPE_CHECKING:
@@ -220,9 +221,22 @@ def _counted(value: Any, default: int) -> int:
 def _cost(
     results: list[AdapterResult], mapped: MappedRequest, usage: Usage | None
 ) -> tuple[float | None, str | None]:
-    """Provider-reported cost when every result has one; else an estimate from the catalog's prices."""
-    if results and all(r.cost_usd is not None for r in results):
-        return round(sum(r.cost_usd or 0.0 for r in results), 6), "provider"
+    """Provider-reported cost when every result has a usable one; else an estimate from the reply's usage
+    or the catalog's prices.
+
+    The one place a provider's cost is read: a figure that is not a price (NaN, infinite, negative, above
+    $1,000,000, or not a number at all) is treated as unknown, with a log line, so no header, report or budget sees it.
+    """
+    reported = [r.cost_usd for r in results]
+    if results and all(cost is not None for cost in reported):
+        odd = [cost for cost in reported if not _price(cost)]
+        if not odd:
+            return round(sum(cost or 0.0 for cost in reported), 6), "provider"
+        logger.warning(
+            "imageshim: %s reported a cost of %r, which is not a price; the estimate is used instead",
+            mapped.target,
+            odd[0],
+        )
     spec = mapped.spec
     if spec.price_per_token and usage is not None and usage.output_tokens:
         details = usage.input_tokens_details or {}
@@ -239,13 +253,25 @@ def _cost(
     size = _first(results, "size") or mapped.template.size
     call = mapped.template
     priced = estimate_images(
-        spec, size, call.quality, count, prompt=call.prompt, input_images=len(call.images)
+        spec, size, call.quality, count, prompt=call.prompt, input_images=input_images(call)
     )
     if priced is None:
         return None, None
     if priced.basis == "tokens":
         return priced.usd, f"estimate from the catalog's token prices, no usage reported ({priced.explain()})"
     return priced.usd, f"estimate from the catalog's per-image price ({spec.price_source})"
+
+
+#: a reported cost above this (USD, one call) is not a price either: the catalog's own ceiling per image
+_MOST_USD = 1e6
+
+
+def _price(value: Any) -> bool:
+    """Whether a provider's reported cost can be trusted as a price: a finite number from 0 to
+    :data:`_MOST_USD`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and 0 <= value <= _MOST_USD
 
 
 def _partial_warning(plan: Plan, mapped: MappedRequest, got: int, failures: list[APIError]) -> WarningRecord:

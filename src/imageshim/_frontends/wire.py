@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from imageshim._core.errors import (
     APIError,
     APITimeoutError,
+    BudgetExceededError,
     ImageShimError,
     ModelRetiredError,
     redact,
@@ -161,6 +162,8 @@ def _from_error(error: ImageShimError, records: Sequence[WarningRecord] = ()) ->
         headers["retry-after"] = str(max(1, math.ceil(error.retry_after)))
     if isinstance(error, ModelRetiredError) and error.successor:
         headers["x-imageshim-successor"] = error.successor
+    if isinstance(error, BudgetExceededError) and error.estimate_usd is not None:
+        headers["x-imageshim-estimate-usd"] = f"{error.estimate_usd:.6f}"  # the refused call's estimate
     kind = _rate_limit_type(error) if status == 429 else None
     return error_response(
         status, error.message, code=error.code, param=error.param, headers=headers, kind=kind

@@ -9,6 +9,7 @@ are kept per UTC window under the key's label (never the key) and expire after t
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import signal
@@ -29,7 +30,8 @@ from tests.frontends.gateway.test_budgets import COST, RUNWARE_KEY, _runware
 
 from imageshim._core.request import request_from_kwargs
 from imageshim._frontends.engine import Engine
-from imageshim._frontends.gateway.budgets import micro
+from imageshim._frontends.gateway.budgets import Hold, Limits, micro, windows
+from imageshim._frontends.gateway.budgets_redis import RedisLedger
 from imageshim._frontends.gateway.record import client_hash, hash_salt
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="POSIX signals")
@@ -157,3 +159,106 @@ def test_requests_at_two_replicas_together_cannot_spend_past_the_budget(
     assert sorted(r.status_code for r in replies) == [200] * 3 + [429] * 7
     assert all(_refused(r) for r in replies if r.status_code == 429)
     assert runware.count("generate") == 3
+
+
+# ----- a reply that comes late: the scripts run twice, and apply once -----------------------------------
+class _LateReplies:
+    """A TCP proxy in front of redis-server that holds back one reply past the client's socket timeout (a
+    failover, a busy server): the script has run on the server, the client times out and runs it again."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.hold_next = 0.0
+        #: how many times a client sent a script to run (EVALSHA), replays included
+        self.scripts_sent = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.port)
+        for pipe in (self._pipe(client_r, server_w, late=False), self._pipe(server_r, client_w, late=True)):
+            task = asyncio.create_task(pipe)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, late: bool) -> None:
+        try:
+            while data := await reader.read(65536):
+                if not late:
+                    self.scripts_sent += data.upper().count(b"EVALSHA")
+                elif self.hold_next:
+                    wait, self.hold_next = self.hold_next, 0.0
+                    await asyncio.sleep(wait)
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def close(self) -> None:
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def test_a_late_reply_applies_a_reservation_and_a_settlement_once(redis: RedisServer) -> None:
+    """redis-py retries a script whose reply timed out (as the gateway's client is configured), and the
+    ledger retries a settlement: the second run must change nothing. Without that, a release ran twice
+    freed another generation's reservation, and a reservation ran twice stayed held."""
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    day, month = windows(time.time())
+    limits = Limits(day=300, month=None)
+    label, other = "abcdefabcdef", "bbbbbbbbbbbb"
+
+    async def go() -> dict[str, Any]:
+        proxy = _LateReplies(redis.port)
+        client = aioredis.Redis(
+            host="127.0.0.1",
+            port=await proxy.start(),
+            socket_connect_timeout=2,
+            socket_timeout=0.3,  # 5 s in the gateway; short here, and the reply is held longer
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        try:
+            ledger = RedisLedger(client)
+            warm = await ledger.reserve("000000000000", 1, limits, day, month)  # both scripts loaded
+            assert isinstance(warm, Hold)
+            await ledger.settle(warm, 0)
+            a = await ledger.reserve(label, 100, limits, day, month)
+            b = await ledger.reserve(label, 100, limits, day, month)  # still in flight
+            assert isinstance(a, Hold)
+            assert isinstance(b, Hold)
+            sent = proxy.scripts_sent
+            proxy.hold_next = 1.0
+            await ledger.settle(a, 0)  # the provider refused a: released
+            out: dict[str, Any] = {"settle runs": proxy.scripts_sent - sent}
+            out["after release"] = await ledger.tally(label, day, month)
+            sent = proxy.scripts_sent
+            proxy.hold_next = 1.0
+            c = await ledger.reserve(other, 100, limits, day, month)
+            out["reserve runs"] = proxy.scripts_sent - sent
+            assert isinstance(c, Hold)
+            await ledger.settle(c, 100)
+            await ledger.settle(c, 100)  # the ledger's own retry of a settlement already written
+            out["after charge"] = await ledger.tally(other, day, month)
+            return out
+        finally:
+            await client.aclose()
+            await proxy.close()
+
+    out = asyncio.run(go())
+    assert out["settle runs"] >= 2  # the late reply did make the client run the script again
+    assert out["reserve runs"] >= 2
+    assert (out["after release"].day_spent, out["after release"].day_reserved) == (0, 100)  # b still held
+    assert (out["after charge"].day_spent, out["after charge"].day_reserved) == (100, 0)

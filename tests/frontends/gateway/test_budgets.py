@@ -21,21 +21,25 @@ import httpx
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.faults.server import PNG, Conn, FaultServer, reset, status
+from tests.faults.server import PNG, Conn, FaultServer, bad_image, reset, status
 from tests.frontends.gateway.serving import gateway_process
 
 from imageshim._core.config import GatewayBudgets, KeyBudget, load_config
 from imageshim._core.errors import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
+    BadRequestError,
     ConfigurationError,
+    InternalServerError,
     MissingAPIKeyError,
     PartialResultError,
+    PermissionDeniedError,
     RateLimitError,
     ResultUnknownError,
 )
 from imageshim._core.request import request_from_kwargs
-from imageshim._core.response import Image, ImagesResponse, ShimReport
+from imageshim._core.response import Attempt, Image, ImagesResponse, ShimReport
 from imageshim._frontends.engine import Engine
 from imageshim._frontends.gateway import create_app
 from imageshim._frontends.gateway.budgets import (
@@ -45,6 +49,7 @@ from imageshim._frontends.gateway.budgets import (
     Refusal,
     charged,
     micro,
+    never_ran,
     usd,
     windows,
 )
@@ -387,6 +392,13 @@ def test_a_fallback_is_held_at_its_own_price_and_one_without_a_price_is_left_out
         message = _assert_insufficient_quota(_post(base, body))
     assert "$0.50" in message  # the fallback may serve it: its price is what is held
     assert "more than the whole budget" in message
+    first = usd(micro(_estimate(config, body, clock)))
+    assert (
+        "this request's reservation, $0.50 (the reservation covers the dearest fallback of the route, "
+        f"openai:gpt-image-2.5-flare, which may serve the request if openai:gpt-image-2 (estimated at {first}) "
+        "fails), is more than the whole budget"
+    ) in message
+    assert "The operator can take the dearer fallback out of the route." in message
     assert provider.count("generate") == 0
     provider.script.append(status(503))
     unpriced = {
@@ -399,6 +411,134 @@ def test_a_fallback_is_held_at_its_own_price_and_one_without_a_price_is_left_out
     assert failed.status_code == 503  # the first target failed; the unpriced fallback was not tried
     assert provider.count("generate") == 1
     assert provider.requests[0][1]["model"] == "gpt-image-2"
+
+
+@pytest.mark.parametrize("name", ["openai", "runware"])
+def test_a_generation_billed_for_bytes_that_are_not_an_image_is_charged(
+    name: str, clock: Any, serve_app: Any
+) -> None:
+    # The provider made (and billed) the image; its bytes are not an image, so the caller gets a 502
+    # invalid_image_data. The key is charged the estimate: nothing else came back to price it by.
+    server = FaultServer(name)
+    try:
+        server.script.append(bad_image)
+        first, second = _body("first attempt"), _body("second attempt")
+        estimate = _estimate(_config(server), first, clock)
+        config = _config(server, usd_per_day=round(1.5 * estimate, 6))
+        with serve_app(_app(config, clock)) as base:
+            failed = _post(base, first)
+            assert failed.status_code == 502
+            assert failed.json()["error"]["code"] == "invalid_image_data"
+            spent = _metric(base, "imageshim_budget_spent_usd", client=LABEL_A, window="day")
+            assert spent == pytest.approx(estimate)
+            assert _metric(base, "imageshim_budget_reserved_usd", client=LABEL_A, window="day") == 0
+            _assert_insufficient_quota(_post(base, second))  # no room left for a second one
+        assert server.count("generate") == 1
+    finally:
+        server.close()
+
+
+def test_a_cost_the_provider_reports_that_is_not_a_price_is_never_charged(
+    runware: FaultServer, clock: Any, serve_app: Any
+) -> None:
+    runware.script.extend([_runware(cost=float("nan")), _runware(cost=float("inf"))])
+    bodies = [_body("prompt 1"), _body("prompt 2")]  # the same length: the same estimate
+    estimate = _estimate(_config(runware), bodies[0], clock)
+    config = _config(runware, usd_per_day=10.0)
+    with serve_app(_app(config, clock)) as base:
+        for generations, body in enumerate(bodies, start=1):
+            reply = _post(base, body)
+            assert reply.status_code == 200
+            assert reply.headers["x-imageshim-cost-usd"] == f"{estimate:.6f}"  # not nan, not inf
+            spent = _metric(base, "imageshim_budget_spent_usd", client=LABEL_A, window="day")
+            assert spent == pytest.approx(generations * estimate)
+            assert _metric(base, "imageshim_budget_reserved_usd", client=LABEL_A, window="day") == 0
+
+
+def test_an_edits_input_images_are_held_against_the_budget(clock: Any, serve_app: Any) -> None:
+    # The audit's edits: 16 inputs at low quality, under a $0.05 budget. Priced without their inputs they
+    # reserved $0.0059 each and all got through; each is about $0.20 with them, more than the budget.
+    config = {"routes": {"*": ["mock:gpt-image-2"]}, "gateway": {"budgets": {"usd_per_day": 0.05}}}
+    images = [("image[]", (f"{i}.png", _png(64 + i), "image/png")) for i in range(16)]
+    with serve_app(_app(config, clock)) as base:
+        edit = httpx.post(
+            f"{base}/v1/images/edits",
+            data={"prompt": "a collage", "model": "gpt-image-2", "quality": "low", "size": "1024x1024"},
+            files=images,
+            headers={"Authorization": f"Bearer {KEY_A}"},
+            timeout=30,
+        )
+        message = _assert_insufficient_quota(edit)
+        assert "more than the whole budget" in message
+        assert float(edit.headers["x-imageshim-estimate-usd"]) == pytest.approx(
+            196 * 30e-6 + 3 * 5e-6 + 16 * 1536 * 8e-6, abs=1e-6
+        )
+        one = httpx.post(
+            f"{base}/v1/images/edits",
+            data={"prompt": "a collage", "model": "gpt-image-2", "quality": "low", "size": "1024x1024"},
+            files=images[:1],
+            headers={"Authorization": f"Bearer {KEY_A}"},
+            timeout=30,
+        )
+        assert one.status_code == 200, one.text  # one input fits
+
+
+def _png(width: int) -> bytes:
+    import io
+
+    from PIL import Image as PILImage
+
+    out = io.BytesIO()
+    PILImage.new("RGB", (width, 64), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_cap_refusal_through_the_gateway_carries_the_estimate(
+    provider: FaultServer, clock: Any, serve_app: Any
+) -> None:
+    body = {**_body(), "model": "gpt-image-2", "quality": "high"}
+    config = {**_config(provider), "budget": {"max_usd_per_call": 0.1}}
+    estimate = _estimate(_config(provider), body, clock)
+    with serve_app(_app(config, clock)) as base:
+        refused = _post(base, body)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "budget_exceeded"
+    assert refused.headers["x-imageshim-estimate-usd"] == f"{estimate:.6f}"
+    assert provider.count("generate") == 0
+
+
+class _BrokenWall(Wall):
+    """A wall clock that fails while ``broken``: reserving a budget then raises, after the claim."""
+
+    broken = False
+
+    def __call__(self) -> float:
+        if self.broken:
+            raise RuntimeError("the wall clock failed")
+        return self.now
+
+
+def test_a_failure_while_admitting_gives_the_claim_up(
+    runware: FaultServer, clock: Any, serve_app: Any
+) -> None:
+    runware.script.extend([_runware(), _runware()])
+    wall = _BrokenWall(time.time())
+    config = _config(runware, usd_per_day=10.0)
+    config["gateway"]["max_concurrency_per_key"] = 1
+    first, other = _body("first"), _body("other")
+    with serve_app(_app(config, clock, wall)) as base:
+        wall.broken = True
+        crashed = _post(base, first)
+        assert crashed.status_code == 500
+        wall.broken = False
+        # the key's one concurrency slot was given back ...
+        assert _post(base, other).status_code == 200
+        # ... and a repeat of the same body starts afresh instead of joining a generation that never runs
+        repeat = _post(base, first)
+        assert repeat.status_code == 200
+        assert repeat.headers["x-imageshim-intent"] == "new"
+        assert _metric(base, "imageshim_budget_reserved_usd", client=LABEL_A, window="day") == 0
+    assert runware.count("generate") == 2
 
 
 def _outcome(cost: float | None, images: int = 1, failures: tuple[str, ...] = ()) -> ImagesResponse:
@@ -435,6 +575,50 @@ def test_the_money_rule_for_every_way_a_generation_ends(clock: Any) -> None:
     assert charged(held, plan, None, unknown) == held
     assert charged(held, plan, None, APITimeoutError(provider="openai", reply_lost=True)) == held
     assert charged(held, plan, None, RuntimeError("a crash")) == held
+
+
+def test_only_a_generation_known_not_to_have_run_is_free(clock: Any) -> None:
+    config = {"routes": {"*": ["openai:gpt-image-2"]}, "providers": {"openai": {"api_key": OPENAI_KEY}}}
+    plan = Engine(config, clock=clock).plan(request_from_kwargs(_body()))
+    estimate = plan.targets[0].estimate
+    assert estimate is not None
+    held = 1.0
+
+    def answered(error: APIError) -> APIError:
+        error.attempts = [Attempt("openai:gpt-image-2", "partial", 1.0)]
+        return error
+
+    # the provider answered and billed: bytes that are not an image, a 5xx it does not retry
+    bad_bytes = InternalServerError(
+        "openai:gpt-image-2 returned image data that is not a usable image",
+        status_code=502,
+        code="invalid_image_data",
+        provider="openai",
+        retryable=False,
+    )
+    final_500 = InternalServerError("boom", provider="openai", retryable=False)
+    for billed in (bad_bytes, final_500):
+        assert not never_ran(billed)
+        assert charged(held, plan, None, answered(billed)) == estimate.usd
+    unattributed = InternalServerError(
+        "boom", provider="openai", retryable=False
+    )  # no attempt names a target
+    assert charged(held, plan, None, unattributed) == held
+    # known not to have run: refused with a 4xx, nothing sent, or what the policy would send again
+    nothing_sent = APITimeoutError("deadline passed, nothing was sent", provider="openai", reply_lost=False)
+    for free in (
+        BadRequestError("moderation", provider="openai"),
+        PermissionDeniedError("no credits", status_code=402, provider="openai"),
+        RateLimitError("slow down", provider="openai"),
+        nothing_sent,
+        InternalServerError("returned no images", status_code=502, retryable=True, provider="openai"),
+        APIError("task(s) did not run", provider="openai", retryable=True, reply_lost=False),
+        BadRequestError("Invalid value for 'size'"),  # the shim's own, before any I/O
+    ):
+        assert never_ran(free), free
+        assert charged(held, plan, None, answered(free)) == 0.0
+    assert not never_ran(None)
+    assert not never_ran(RuntimeError("a crash"))
 
 
 # ----- windows -----------------------------------------------------------------------------------------
@@ -556,6 +740,33 @@ def test_the_local_ledger_reserves_atomically_and_keeps_its_sums_across_a_restar
     tally, after = asyncio.run(second_process())
     assert (tally.day_spent, tally.day_reserved) == (micro(0.25 + 0.6), 0)
     assert isinstance(after, Refusal)
+
+
+def test_the_local_ledger_applies_a_reservation_and_a_settlement_once() -> None:
+    # As the shared ledger: a reservation or settlement applied again (a retry) is a no-op.
+    day, month = windows(_at(2026, 11, 27, 10))
+    limits = Limits(day=300, month=None)
+
+    async def go() -> tuple[Any, ...]:
+        ledger = LocalLedger()
+        a = await ledger.reserve(LABEL_A, 100, limits, day, month, "hold-a")
+        again = await ledger.reserve(LABEL_A, 100, limits, day, month, "hold-a")
+        b = await ledger.reserve(LABEL_A, 100, limits, day, month, "hold-b")
+        assert isinstance(a, Hold)
+        assert isinstance(b, Hold)
+        after_reserving = await ledger.tally(LABEL_A, day, month)
+        await ledger.settle(a, 0)
+        await ledger.settle(a, 0)  # a replay must not release b's reservation
+        after_release = await ledger.tally(LABEL_A, day, month)
+        await ledger.settle(b, 100)
+        await ledger.settle(b, 100)  # nor charge b twice
+        return again == a, after_reserving, after_release, await ledger.tally(LABEL_A, day, month)
+
+    same, reserving, released, settled = asyncio.run(go())
+    assert same
+    assert (reserving.day_spent, reserving.day_reserved) == (0, 200)
+    assert (released.day_spent, released.day_reserved) == (0, 100)
+    assert (settled.day_spent, settled.day_reserved) == (100, 0)
 
 
 def test_an_unreadable_budgets_file_stops_the_gateway_from_starting(tmp_path: Path) -> None:

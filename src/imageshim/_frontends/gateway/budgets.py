@@ -7,9 +7,14 @@ The money rule, in the order a request meets it (:class:`.images.Images` applies
    is sent: requests arriving together can never spend past a budget between them. A request that joins or
    replays a generation is neither charged nor refused: its generation was paid for once.
 2. When the generation ends, its reservation is settled (:func:`charged`): to the cost charged
-   (``resp.imageshim.cost_usd``: provider-reported, else the catalog's estimate); to nothing for a generation
-   known not to have run (the provider refused it, nothing reached it); to the whole reservation for a
-   result unknown (a lost reply, a crash) -- the safe side: it may have been billed.
+   (``resp.imageshim.cost_usd``: provider-reported, else the catalog's estimate); to nothing only for a
+   generation known not to have run (:func:`never_ran`: nothing was sent, or the provider refused it with
+   a 4xx or said it did not run it, as the execution policy reads it before sending a request again); to
+   the served target's estimate for a failure after the provider answered (bytes that are not an image,
+   an image URL with a credential, a 5xx that is not retried: it may have been billed); to the whole
+   reservation for a result unknown (a lost reply, a crash) -- the safe side: it may have been billed.
+   Settling is idempotent per reservation (:attr:`Hold.ident`): a settlement written twice (a retry after
+   a late reply) counts once.
 3. A request whose estimate does not fit answers OpenAI's ``insufficient_quota`` 429
    (:func:`.spend.refused_reply`) and nothing is sent to the provider. A generation is never cut short for
    its budget: a cost above its estimate is charged in full, and the next request sees it.
@@ -28,13 +33,21 @@ ledgers that keep the sums: :mod:`.budgets_local` (this process; a file beside a
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from imageshim._core.config import GatewayBudgets
-from imageshim._core.errors import APIError, ImageShimError, PartialResultError, ResultUnknownError
+from imageshim._core.errors import (
+    APIConnectionError,
+    APIError,
+    ImageShimError,
+    PartialResultError,
+    ResultUnknownError,
+)
 
 if TYPE_CHECKING:
     from imageshim._core.plan import Plan
@@ -53,6 +66,7 @@ __all__ = [
     "enabled",
     "estimate_headers",
     "micro",
+    "never_ran",
     "priced",
     "usd",
     "windows",
@@ -65,7 +79,10 @@ KEEP_AFTER = 86400.0
 
 
 def micro(dollars: float) -> int:
-    """Dollars as whole micro-dollars (never negative)."""
+    """Dollars as whole micro-dollars (never negative). Raises ValueError for an amount that is not finite
+    (prices and costs are checked before they get here: this is the last guard of the sums)."""
+    if not math.isfinite(dollars):
+        raise ValueError(f"a budget amount must be a finite number of dollars (got {dollars!r})")
     return max(0, round(dollars * MICRO))
 
 
@@ -131,15 +148,21 @@ class Tally:
         return self.day_reserved if kind == "day" else self.month_reserved
 
 
+def _hold_id() -> str:
+    return uuid.uuid4().hex
+
+
 @dataclasses.dataclass(frozen=True)
 class Hold:
     """A reservation of ``amount`` micro-dollars in the windows it was made in (settled there, even when
-    the generation ends after midnight)."""
+    the generation ends after midnight). ``ident`` names it in the ledger: reserving or settling it a second
+    time (a retry after a late reply) changes nothing."""
 
     label: str
     amount: int
     day: Window
     month: Window
+    ident: str = dataclasses.field(default_factory=_hold_id)
 
     @property
     def dollars(self) -> float:
@@ -160,16 +183,20 @@ class Refusal:
 class BudgetLedger(Protocol):
     """Where the sums are kept: this process (:class:`.budgets_local.LocalLedger`) or Redis
     (:class:`.budgets_redis.RedisLedger`). ``reserve`` is atomic: it checks both windows and adds to
-    both, or refuses and adds nothing (the month is checked first: a spent month is the longer wait)."""
+    both, or refuses and adds nothing (the month is checked first: a spent month is the longer wait).
+    Both are idempotent per :attr:`Hold.ident`: a reservation or a settlement applied again is a no-op."""
 
     async def reserve(
-        self, label: str, amount: int, limits: Limits, day: Window, month: Window
+        self, label: str, amount: int, limits: Limits, day: Window, month: Window, ident: str | None = None
     ) -> Hold | Refusal:
-        """Raises :class:`.intent.StateUnavailable` when a shared ledger cannot be reached."""
+        """Reserve ``amount`` as the hold named ``ident`` (None: a new name); a hold already reserved under
+        that name is returned as it is. Raises :class:`.intent.StateUnavailable` when a shared ledger
+        cannot be reached."""
         ...
 
     async def settle(self, hold: Hold, charged: int) -> Tally | None:
-        """Replace ``hold``'s reservation by ``charged`` (0: released); the sums after it (None: unknown)."""
+        """Replace ``hold``'s reservation by ``charged`` (0: released), once: a hold already settled is
+        left as it is. The sums after it (None: unknown)."""
         ...
 
     async def tally(self, label: str, day: Window, month: Window) -> Tally: ...
@@ -201,7 +228,7 @@ class Budgets:
 
     async def reserve(self, label: str, dollars: float, limits: Limits) -> Hold | Refusal:
         day, month = windows(self.wall())
-        return await self.ledger.reserve(label, micro(dollars), limits, day, month)
+        return await self.ledger.reserve(label, micro(dollars), limits, day, month, _hold_id())
 
     async def settle(self, hold: Hold, dollars: float) -> Tally | None:
         return await self.ledger.settle(hold, micro(dollars))
@@ -255,19 +282,45 @@ def charged(
             # No price came back, or a cost of 0 for images that did come (UNCERTAIN: a provider that
             # failed to report it, the "costs logged as 0" users saw): the served target's estimate, else
             # what was held. The safe side: a free image is rarer than a missing figure.
-            served = next((t.estimate for t in plan.targets if t.target == report.route), None)
-            cost = served.usd if served is not None else reserved
+            cost = _estimate_of(plan, report.route, reserved)
         if _unknown(report.failures):  # some of its calls may have made (and billed) images
             cost = max(cost, reserved)
         return cost
-    if isinstance(error, ResultUnknownError):
-        return reserved
-    if isinstance(error, APIError):
-        # a reply that may have been lost after the request was sent: the work may be done and billed
-        return reserved if error.reply_lost else 0.0
-    if isinstance(error, ImageShimError):  # configuration: nothing was sent
+    if never_ran(error):
         return 0.0
-    return reserved  # an unexpected failure: what happened at the provider is unknown
+    if isinstance(error, APIError) and not error.reply_lost:
+        # The provider answered, and what ended the call came after it may have generated: bytes that are
+        # not an image, an image URL carrying a credential, a 5xx that is not sent again. Billed, as far
+        # as anyone here can tell: the estimate of the target that answered (no reported cost survives).
+        attempts = getattr(error, "attempts", None) or []
+        served = attempts[-1].target if attempts else None
+        return _estimate_of(plan, served, reserved)
+    return reserved  # a result unknown, or an unexpected failure: what happened at the provider is unknown
+
+
+def never_ran(error: BaseException | None) -> bool:
+    """Whether a failed generation is known not to have run, so nothing is charged: the shim refused it
+    or nothing was sent (configuration, a deadline already passed, no connection), or the provider refused
+    it with a 4xx, or it failed in a way the execution policy sends again (a retryable failure whose reply
+    was not lost: :mod:`imageshim._core.policy` re-sends only what did not run)."""
+    if not isinstance(error, ImageShimError):
+        return False  # a crash, or nothing known
+    if not isinstance(error, APIError):
+        return True  # configuration: nothing was sent
+    if error.reply_lost:
+        return False
+    if error.provider is None or isinstance(error, APIConnectionError):
+        return True  # refused before any I/O, or nothing reached the provider
+    status = error.status_code
+    if status is not None and 400 <= status < 500:
+        return True  # the provider refused it before generating
+    return error.retryable
+
+
+def _estimate_of(plan: Plan, target: str | None, reserved: float) -> float:
+    """The estimate of ``target`` in ``plan``, else what was reserved."""
+    served = next((t.estimate for t in plan.targets if t.target == target), None)
+    return served.usd if served is not None else reserved
 
 
 def _unknown(failures: Sequence[dict[str, object]]) -> bool:

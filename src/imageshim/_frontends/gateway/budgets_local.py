@@ -8,7 +8,9 @@ was reserved for generations in flight when the process stopped is counted as sp
 (their results are unknown: the safe side). With the memory store a restart forgets them.
 
 The decisions are synchronous (no ``await`` between the check and the sum it adds to), so on one event loop
-two requests can never both take the last of a budget.
+two requests can never both take the last of a budget. As in the shared ledger, each reservation is known
+by its :attr:`~.budgets.Hold.ident` while it is open: reserving it again, or settling it a second time,
+changes nothing.
 """
 
 from __future__ import annotations
@@ -43,13 +45,17 @@ class LocalLedger:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self._sums: dict[tuple[str, str], _Sums] = {}
+        #: the reservations not settled yet, by ident (a restart counts the ones in flight as spent)
+        self._open: dict[str, Hold] = {}
         if path is not None:
             self._load(path)
 
     # ----- the ledger --------------------------------------------------------------------------------
     async def reserve(
-        self, label: str, amount: int, limits: Limits, day: Window, month: Window
+        self, label: str, amount: int, limits: Limits, day: Window, month: Window, ident: str | None = None
     ) -> Hold | Refusal:
+        if ident is not None and ident in self._open:  # reserved already: nothing more is held
+            return self._open[ident]
         self._expire(day.starts_at)
         days, months = self._at(label, day), self._at(label, month)
         for window, sums in ((month, months), (day, days)):
@@ -58,11 +64,16 @@ class LocalLedger:
                 return Refusal(label, window, limit, amount, self._tally(days, months))
         days.reserved += amount
         months.reserved += amount
+        hold = Hold(label, amount, day, month) if ident is None else Hold(label, amount, day, month, ident)
+        self._open[hold.ident] = hold
         self._save()
-        return Hold(label, amount, day, month)
+        return hold
 
     async def settle(self, hold: Hold, charged: int) -> Tally | None:
         found = [self._sums.get(_slot(hold.label, w)) for w in (hold.day, hold.month)]
+        if self._open.pop(hold.ident, None) is None:  # settled already (or never reserved here)
+            days, months = found
+            return self._tally(days or _Sums(), months or _Sums())
         for sums in found:
             if sums is not None:
                 sums.reserved = max(0, sums.reserved - hold.amount)

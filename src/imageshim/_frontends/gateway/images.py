@@ -24,6 +24,7 @@ from imageshim._frontends.gateway.budgets import Hold, estimate_headers
 from imageshim._frontends.gateway.headers import lifecycle_headers, model_headers
 from imageshim._frontends.gateway.hosting import host_images
 from imageshim._frontends.gateway.intent import (
+    Claim,
     Conflict,
     IntentState,
     Join,
@@ -202,13 +203,10 @@ class Images:
             if isinstance(begun, Join):
                 future, intent = begun.future, begun.kind
             else:
-                admitted = self._no_room(owner, plan) or await self._reserve(owner, plan)
+                admitted = await self._admit(begun, owner, plan, base_url)
                 if isinstance(admitted, WireResponse):
-                    dropped = Reply(admitted.status, admitted.headers, admitted.body, replay_for=0.0)
-                    await self.intents.abandon(begun, dropped)
                     return Answer(admitted, requested_model=requested)
-                run, hold = admitted if admitted is not None else (plan, None)
-                future, intent = self.intents.run(begun, self.generate(run, owner, base_url, hold)), "new"
+                future, intent = admitted, "new"
             reply = await self._wait(future)
             if reply is _CUT:
                 return Answer(self._cut(), requested_model=requested, intent=intent)
@@ -229,6 +227,46 @@ class Images:
         )
 
     # ----- admission: refusals before anything is paid -------------------------------------------------
+    async def _admit(
+        self, claim: Claim, owner: str, plan: Plan, base_url: str
+    ) -> asyncio.Future[Reply | None] | WireResponse:
+        """Admit the claimed generation and start it (its future), or the refusal that ends the request.
+
+        Whatever ends admission before the generation starts (a refusal, or an exception: a state store
+        that fails, a bug) gives the claim up, so that requests that joined it get an answer and the key's
+        concurrency slot is freed; a reservation already made is released (nothing was sent)."""
+        started = False
+        hold: Hold | None = None
+        try:
+            admitted = self._no_room(owner, plan) or await self._reserve(owner, plan)
+            if isinstance(admitted, WireResponse):
+                dropped = Reply(admitted.status, admitted.headers, admitted.body, replay_for=0.0)
+                await self.intents.abandon(claim, dropped)
+                return admitted
+            run, hold = admitted if admitted is not None else (plan, None)
+            future = self.intents.run(claim, self.generate(run, owner, base_url, hold))
+            started = True
+            return future
+        finally:
+            if not started:
+                await self._given_up(claim, hold)
+
+    async def _given_up(self, claim: Claim, hold: Hold | None) -> None:
+        """After admission ended without starting the generation: release ``hold`` and answer the claim's
+        joiners (the request itself gets its own answer, or the server's 500 for an exception)."""
+        if hold is not None and self.spending is not None:
+            await self.spending.release(hold)
+        if not claim.future.done():
+            failed = error_response(
+                500,
+                "imageshim: internal error while admitting this request; nothing was sent to the provider. "
+                "The traceback is logged on the 'imageshim' logger.",
+                code="imageshim_internal_error",
+            )
+            await self.intents.abandon(
+                claim, Reply(failed.status, failed.headers, failed.body, replay_for=0.0)
+            )
+
     def _no_room(self, owner: str, plan: Plan) -> WireResponse | None:
         if not _hosts(plan):
             return None

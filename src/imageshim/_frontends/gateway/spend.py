@@ -9,7 +9,7 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING
 
 from imageshim._core.warnings import logger
-from imageshim._frontends.gateway.budgets import Budgets, Hold, Refusal, charged, priced, usd
+from imageshim._frontends.gateway.budgets import Budgets, Hold, Refusal, charged, micro, priced, usd
 from imageshim._frontends.wire import WireResponse, error_response
 
 if TYPE_CHECKING:
@@ -43,8 +43,19 @@ class Spending:
             if self.metrics is not None:
                 self.metrics.refused(owner, held.window.kind)
                 self.metrics.budget(owner, held.tally)
-            return refused_reply(held)
+            return refused_reply(held, _covers(run))
         return run, held
+
+    async def release(self, hold: Hold) -> None:
+        """Give a reservation back whole: its generation was never started. Never raises (an unreleased
+        reservation stays counted until its window ends: the safe side)."""
+        try:
+            tally = await self.budgets.settle(hold, 0.0)
+        except Exception:
+            logger.exception("imageshim gateway: releasing a reservation failed")
+            return
+        if tally is not None and self.metrics is not None:
+            self.metrics.budget(hold.label, tally)
 
     async def settle(
         self, hold: Hold, plan: Plan, response: ImagesResponse | None, error: BaseException | None
@@ -64,19 +75,39 @@ def _at(moment: float) -> str:
     return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def refused_reply(refusal: Refusal) -> WireResponse:
+def _covers(plan: Plan) -> str | None:
+    """When a fallback's estimate is what is reserved (the dearest target of the route: it may serve the
+    request), the words that say so; None when the first target is the dearest."""
+    first = plan.targets[0]
+    dearest = max(plan.targets, key=lambda t: t.estimate.usd if t.estimate is not None else 0.0)
+    if dearest is first or dearest.estimate is None or first.estimate is None:
+        return None
+    if micro(dearest.estimate.usd) <= micro(first.estimate.usd):
+        return None
+    return (
+        f"the reservation covers the dearest fallback of the route, {dearest.target}, which may serve the "
+        f"request if {first.target} (estimated at {usd(micro(first.estimate.usd))}) fails"
+    )
+
+
+def refused_reply(refusal: Refusal, covers: str | None = None) -> WireResponse:
     """OpenAI's ``insufficient_quota`` 429, with ``x-should-retry: false`` (the openai SDKs retry a plain
     429) and no ``Retry-After`` (a client honouring it would sleep until the window resets); when it
-    resets is in the message and in ``x-imageshim-budget-resets-at``."""
+    resets is in the message and in ``x-imageshim-budget-resets-at``. ``covers``: when the amount held is
+    a fallback's estimate, the words that say so (:func:`_covers`)."""
     window, tally = refusal.window, refusal.tally
     used = tally.spent(window.kind) + tally.reserved(window.kind)
     held = tally.reserved(window.kind)
     in_flight = f" (of which {usd(held)} is reserved for generations in flight)" if held else ""
+    what = "estimate" if covers is None else "reservation"
+    shown = usd(refusal.amount) if covers is None else f"{usd(refusal.amount)} ({covers})"
     if refusal.amount > refusal.limit:
-        why = f"this request's estimate, {usd(refusal.amount)}, is more than the whole budget"
+        why = f"this request's {what}, {shown}, is more than the whole budget"
         advice = "Ask for fewer, smaller or lower-quality images."
+        if covers is not None:
+            advice += " The operator can take the dearer fallback out of the route."
     else:
-        why = f"this request's estimate, {usd(refusal.amount)}, does not fit"
+        why = f"this request's {what}, {shown}, does not fit"
         advice = f"The budget resets at {_at(window.resets_at)}."
     message = (
         f"imageshim: client key {refusal.label} has used {usd(used)}{in_flight} of its {usd(refusal.limit)} "
