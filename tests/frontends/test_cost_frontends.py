@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from tests.faults import server as fake
@@ -333,3 +334,37 @@ def test_the_mock_charges_an_edits_input_images_as_the_estimate_does(imageshim_m
     )
     assert resp.imageshim.estimate_usd == pytest.approx(196 * 30e-6 + 5 * 5e-6 + 3 * 1536 * 8e-6, abs=1e-6)
     assert resp.imageshim.cost_usd == resp.imageshim.estimate_usd  # what the same edit would cost
+
+
+# ----- the same policies through the gateway ------------------------------------------------------------
+GATEWAY_KEY = "sk-not-a-real-key-gateway-cost-0001"
+
+
+def _gateway_post(serve_app: Any, config: dict[str, Any], clock: Any, body: dict[str, Any]) -> httpx.Response:
+    from imageshim._frontends.gateway import create_app
+
+    with serve_app(create_app(config, keys=[GATEWAY_KEY], clock=clock)) as base:
+        return httpx.post(
+            f"{base}/v1/images/generations",
+            json={"prompt": PROMPT, "response_format": "b64_json", **body},
+            headers={"Authorization": f"Bearer {GATEWAY_KEY}"},
+            timeout=30,
+        )
+
+
+def test_gateway_parity(imageshim_mock: Any, clock: Any, serve_app: Any) -> None:
+    reply = _gateway_post(
+        serve_app, _mock(**PARITY), clock, {"model": "dall-e-3", "size": "1024x1024", "quality": "hd"}
+    )
+    assert reply.status_code == 200, reply.text
+    assert imageshim_mock.calls[0].quality == "medium"  # high would cost more than DALL·E 3 hd's $0.08
+    assert reply.headers["x-imageshim-estimate-usd"] == "0.052705"
+
+
+def test_gateway_cheapest_first(imageshim_mock: Any, clock: Any, serve_app: Any) -> None:
+    reply = _gateway_post(
+        serve_app, CHEAPEST, clock, {"model": "dall-e-3", "size": "1792x1024", "quality": "hd"}
+    )
+    assert reply.status_code == 200, reply.text
+    assert [c.target for c in imageshim_mock.calls] == ["mock:dall-e-3"]  # $0.12 against $0.1519
+    assert reply.headers["x-imageshim-model"] == "dall-e-3"
