@@ -388,3 +388,23 @@ def test_calls_through_imageshims_own_client_are_shown_but_neither_fixed_nor_fai
     assert direct["edits"]
     assert run("shim.py", cwd=tmp_path)[0] == 0  # nothing breaks
     assert run("direct.py", cwd=tmp_path)[0] == 1
+
+
+def test_without_fork_the_scan_runs_in_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows has no fork: workers > 1 must not fail there, only scan in one process."""
+    import multiprocessing
+
+    from imageshim._core.config import load_config
+    from imageshim._scan.scan import scan
+
+    for i in range(410):
+        (tmp_path / f"m{i}.py").write_text('M = "dall-e-3"\n' if i % 100 == 0 else "", encoding="utf-8")
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+
+    def no_fork(method: str | None = None) -> object:
+        raise ValueError(f"cannot find context for {method!r}")  # what Windows answers for "fork"
+
+    monkeypatch.setattr(multiprocessing, "get_context", no_fork)
+    report = scan([tmp_path], on=TODAY, config=load_config({}), base=tmp_path, workers=4)
+    assert report.files_scanned == 410
+    assert len(report.findings) == 5

@@ -96,10 +96,14 @@ _PARALLEL_FROM = 400
 
 def _extract_all(walk: Iterable[files.SourceFile], models: tuple[str, ...], workers: int) -> list[_Found]:
     """The sites of every file of ``walk``; with ``workers`` > 1, parsed in that many forked processes."""
-    sources = list(walk)
-    if workers <= 1 or len(sources) < _PARALLEL_FROM:
-        return [_extract(sources, models)]
     import multiprocessing
+
+    sources = list(walk)
+    # fork only: a spawned worker would import everything again, which costs more than it saves, and
+    # Windows has no fork (there the scan runs in this process).
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    if workers <= 1 or len(sources) < _PARALLEL_FROM or not forks:
+        return [_extract(sources, models)]
     from concurrent.futures import ProcessPoolExecutor
 
     # Interleaved shares: candidate files cluster in folders, and each worker should get its part of them.
