@@ -111,9 +111,6 @@ class Estimate:
             f"prices: {self.source or 'unknown'}{dated}"
         )
 
-    def describe(self) -> str:
-        return f"${self.usd:.4f} ({self.explain()})"
-
 
 def input_images(call: ImageCall) -> int:
     """How many images an edit sends the model (its images, its mask and its markup): each is priced."""

@@ -278,11 +278,11 @@ class _LedgerStore(Generic[_P]):
     def __init__(
         self,
         *,
-        ttl_seconds: float,
-        max_bytes: int,
-        max_bytes_per_key: int,
-        now: Callable[[], float],
-        wall: Callable[[], float],
+        ttl_seconds: float = 3600.0,
+        max_bytes: int = 1 << 30,
+        max_bytes_per_key: int = 256 << 20,
+        now: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         if not ttl_seconds > 0:
             raise ValueError("ttl_seconds must be positive")
@@ -304,23 +304,6 @@ class _LedgerStore(Generic[_P]):
 
 class MemoryStore(_LedgerStore[bytes]):
     """Images in memory until their TTL (see the module docstring). Thread-safe."""
-
-    def __init__(
-        self,
-        *,
-        ttl_seconds: float = 3600.0,
-        max_bytes: int = 1 << 30,
-        max_bytes_per_key: int = 256 << 20,
-        now: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(
-            ttl_seconds=ttl_seconds,
-            max_bytes=max_bytes,
-            max_bytes_per_key=max_bytes_per_key,
-            now=now,
-            wall=wall,
-        )
 
     def put(self, owner: str, data: bytes, media_type: str) -> Stored:
         ttl = self.ttl_seconds
