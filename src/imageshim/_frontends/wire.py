@@ -52,7 +52,15 @@ from imageshim._frontends.render import json_body, sse_body
 if TYPE_CHECKING:
     from imageshim._core.edit import Kind
 
-__all__ = ["API_PREFIX", "GENERATIONS", "MAX_BODY_BYTES", "WireHandler", "WireResponse", "error_response"]
+__all__ = [
+    "API_PREFIX",
+    "GENERATIONS",
+    "MAX_BODY_BYTES",
+    "WireHandler",
+    "WireResponse",
+    "error_response",
+    "estimate_header",
+]
 
 API_PREFIX = "/v1"
 GENERATIONS = "/images/generations"
@@ -136,6 +144,15 @@ def _rate_limit_type(error: APIError) -> str:
     return "insufficient_quota" if error.code == "insufficient_quota" else "requests"
 
 
+def estimate_header(usd: float | None) -> dict[str, str]:
+    """``x-imageshim-estimate-usd``: a call's estimate before anything was sent (none when unpriced)."""
+    return {} if usd is None else {"x-imageshim-estimate-usd": _usd(usd)}
+
+
+def _usd(dollars: float) -> str:
+    return f"{dollars:.6f}"
+
+
 def _from_error(error: ImageShimError, records: Sequence[WarningRecord] = ()) -> WireResponse:
     headers = {"x-imageshim-warnings": _warnings_header(records)} if records else {}
     if not isinstance(error, APIError):
@@ -162,8 +179,8 @@ def _from_error(error: ImageShimError, records: Sequence[WarningRecord] = ()) ->
         headers["retry-after"] = str(max(1, math.ceil(error.retry_after)))
     if isinstance(error, ModelRetiredError) and error.successor:
         headers["x-imageshim-successor"] = error.successor
-    if isinstance(error, BudgetExceededError) and error.estimate_usd is not None:
-        headers["x-imageshim-estimate-usd"] = f"{error.estimate_usd:.6f}"  # the refused call's estimate
+    if isinstance(error, BudgetExceededError):
+        headers.update(estimate_header(error.estimate_usd))  # the refused call's estimate
     kind = _rate_limit_type(error) if status == 429 else None
     return error_response(
         status, error.message, code=error.code, param=error.param, headers=headers, kind=kind
@@ -315,7 +332,7 @@ class WireHandler:
             "x-imageshim-warnings": _warnings_header(records),
         }
         if response.imageshim.cost_usd is not None:
-            headers["x-imageshim-cost-usd"] = f"{response.imageshim.cost_usd:.6f}"
+            headers["x-imageshim-cost-usd"] = _usd(response.imageshim.cost_usd)
         if plan.request.stream:
             headers["content-type"] = "text/event-stream"
             event = "image_edit.completed" if plan.edit is not None else "image_generation.completed"

@@ -48,6 +48,7 @@ from imageshim._core.errors import (
     PartialResultError,
     ResultUnknownError,
 )
+from imageshim._frontends.wire import estimate_header
 
 if TYPE_CHECKING:
     from imageshim._core.plan import Plan
@@ -264,7 +265,7 @@ def estimate_headers(plan: Plan) -> dict[str, str]:
     """``x-imageshim-estimate-usd``: what the plan's first target would charge, before anything is sent
     (absent when the catalog has no price for it)."""
     estimate = plan.targets[0].estimate if plan.targets else None
-    return {} if estimate is None else {"x-imageshim-estimate-usd": f"{estimate.usd:.6f}"}
+    return estimate_header(estimate.usd if estimate is not None else None)
 
 
 # ----- the money rule ----------------------------------------------------------------------------------
