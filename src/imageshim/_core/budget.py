@@ -27,7 +27,7 @@ from imageshim._core.mapping import MappedRequest
 from imageshim._core.sizes import parse_size
 from imageshim._core.warnings import logger
 
-__all__ = ["cheapest_first", "cheapest_fit", "spend_policy"]
+__all__ = ["cheapest_first", "cheapest_fit", "in_order", "spend_policy"]
 
 #: estimates are rounded to 6 decimals: "at most the cap" allows for that
 _EPSILON = 1e-9
@@ -37,7 +37,7 @@ def spend_policy(
     targets: Sequence[MappedRequest], budget: BudgetPolicy, routing: RoutingPolicy
 ) -> tuple[MappedRequest, ...]:
     """The targets to try, in order: ordered by ``routing``, held to ``budget`` (raises for the first)."""
-    ordered = cheapest_first(targets) if routing.prefer == "cheapest" else list(targets)
+    ordered = in_order(targets, routing)
     cap = budget.max_usd_per_call
     if cap is None or not ordered:
         return tuple(ordered)
@@ -61,6 +61,11 @@ def spend_policy(
             )
     _check_first(first, cap, fitting)
     return tuple(kept)
+
+
+def in_order(targets: Sequence[MappedRequest], routing: RoutingPolicy) -> list[MappedRequest]:
+    """The targets in the order they are tried: the route's, or cheapest first (``[routing] prefer``)."""
+    return cheapest_first(targets) if routing.prefer == "cheapest" else list(targets)
 
 
 def cheapest_first(targets: Sequence[MappedRequest]) -> list[MappedRequest]:

@@ -46,7 +46,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, clock: Clock | None, out: TextIO, err: TextIO) -> int:
-    from imageshim._core.budget import cheapest_first, spend_policy
+    from imageshim._core.budget import in_order, spend_policy
     from imageshim._core.config import load_config
     from imageshim._core.errors import BudgetExceededError
     from imageshim._core.request import request_from_kwargs
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, clock: Clock | None, out: TextIO, err: TextIO)
         chosen = spend_policy(targets, config.budget, config.routing)
     except BudgetExceededError as exc:
         chosen, refusal = (), exc
-    ordered = cheapest_first(targets) if config.routing.prefer == "cheapest" else targets
+    ordered = in_order(targets, config.routing)
     report = _report(request.model, ordered, chosen, config, assumed, refusal)
     if args.json:
         print(json.dumps(report, indent=2), file=out)
